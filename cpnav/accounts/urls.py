@@ -1,0 +1,32 @@
+from django.urls import path
+
+from cpnav.accounts import agency_views, views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("accounts/notice/", views.notice, name="notice"),
+    path("accounts/signin/", views.signin, name="signin"),
+    path("accounts/signin/verify/", views.verify, name="verify"),
+    path("accounts/mfa/setup/", views.mfa_setup, name="mfa_setup"),
+    path("accounts/mfa/recovery-codes/", views.recovery_codes, name="recovery_codes"),
+    path("accounts/me/", views.account, name="account"),
+    path("accounts/signout/", views.signout, name="signout"),
+    path("accounts/signout/everywhere/", views.signout_everywhere, name="signout_everywhere"),
+    path("accounts/session/keepalive/", views.keepalive, name="keepalive"),
+    path("accounts/invitations/<str:token>/", views.invitation, name="invitation"),
+    path("agencies/", agency_views.agencies, name="agencies"),
+    path("agencies/<uuid:agency_id>/members/", agency_views.members, name="members"),
+    path("agencies/<uuid:agency_id>/members/invite/", agency_views.invite, name="invite"),
+    path(
+        "agencies/<uuid:agency_id>/invitations/<uuid:invitation_id>/revoke/",
+        agency_views.revoke_invitation,
+        name="revoke_invitation",
+    ),
+    path("agencies/<uuid:agency_id>/members/<uuid:user_id>/", agency_views.member, name="member"),
+    path(
+        "agencies/<uuid:agency_id>/members/<uuid:user_id>/<slug:action>/",
+        agency_views.member_action,
+        name="member_action",
+    ),
+]

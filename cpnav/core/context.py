@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from cpnav.accounts import access
+from cpnav.accounts.models import Role
+
+
+def site(request: HttpRequest) -> dict[str, Any]:
+    """What every page needs: demo banner, the user's agency, role-aware navigation."""
+    context: dict[str, Any] = {
+        "demo_mode": settings.DEMO_MODE,
+        "session_idle_seconds": settings.SESSION_IDLE_SECONDS,
+        "session_warning_seconds": settings.SESSION_WARNING_SECONDS,
+    }
+    user = access.signed_in(request.user)
+    if user is None:
+        return context
+    roles = access.all_roles(user)
+    agencies = list(access.user_agencies(user))
+    context.update(
+        {
+            "current_agency": agencies[0] if agencies else None,
+            "other_agencies": agencies[1:],
+            "nav_admin": user.is_system_admin or Role.AGENCY_ADMIN in roles,
+            "nav_audit": user.is_system_admin or Role.AUDITOR in roles,
+            "nav_system": user.is_system_admin,
+            "user_roles": sorted(str(Role(role).label) for role in roles),
+        }
+    )
+    return context

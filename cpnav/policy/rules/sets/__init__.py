@@ -1,0 +1,1 @@
+"""Versioned CP rule sets, one TOML file each (a package only for package-data)."""

@@ -1,0 +1,268 @@
+"""CP Navigator settings: one file, every value from the environment.
+
+`.env.example` documents each variable. Bad values stop start-up with a message
+that names the variable (see cpnav/envconf.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from cpnav.envconf import (
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    local_secret,
+    parse_field_keys,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CPNAV_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+# Under pytest: a fast password hasher and plain static storage (the live test
+# server serves unhashed file names). Production behaviour is tested explicitly.
+TESTING = "pytest" in sys.modules
+
+PRODUCTION = env_bool("CPNAV_PRODUCTION", False)
+DEBUG = env_bool("CPNAV_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("CPNAV_DEBUG: must be false when CPNAV_PRODUCTION is true")
+
+if PRODUCTION:
+    SECRET_KEY = env_str("SECRET_KEY")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY: required in production, at least 50 characters")
+else:
+    SECRET_KEY = env_str("SECRET_KEY") or local_secret(VAR_DIR / "secret_key")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS: required in production (comma-separated)")
+if TESTING:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+
+# Field-encryption keys for victims' identifying data: "id:base64(32 bytes)",
+# newest first. Locally one key is generated into var/ on first start.
+_field_keys = env_str("CPNAV_FIELD_KEYS")
+if PRODUCTION and not _field_keys:
+    raise ImproperlyConfigured("CPNAV_FIELD_KEYS: required in production")
+FIELD_ENCRYPTION_KEYS = parse_field_keys(
+    "CPNAV_FIELD_KEYS", _field_keys or local_secret(VAR_DIR / "field_keys", make="field_key")
+)
+
+DEMO_MODE = env_bool("CPNAV_DEMO_MODE", False)
+if PRODUCTION and DEMO_MODE:
+    raise ImproperlyConfigured("CPNAV_DEMO_MODE: demo mode is refused in production")
+
+BASE_URL = env_str("CPNAV_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+HTTPS = env_bool("CPNAV_HTTPS", PRODUCTION)
+
+INSTALLED_APPS = [
+    "cpnav.core.admin.CPNavAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "cpnav.core",
+    "cpnav.audit",
+    "cpnav.accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cpnav.accounts.middleware.SessionPolicyMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "cpnav.core.middleware.NoStoreMiddleware",
+    # django-axes wants to be last.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "cpnav.urls"
+WSGI_APPLICATION = "cpnav.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "cpnav.core.context.site",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": database_from_url(
+        "DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cpnav.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "accounts:signin"
+LOGIN_REDIRECT_URL = "core:home"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# NIST SP 800-63B and CJIS 5.9.5: length over composition; no forced rotation.
+PASSWORD_MIN_LENGTH = env_int("CPNAV_PASSWORD_MIN_LENGTH", 15, minimum=15, maximum=64)
+PASSWORD_MAX_LENGTH = 256
+# Optional extra list of breached passwords (one per line), added to Django's
+# list of 20,000 common passwords drawn from breach corpora.
+BREACHED_PASSWORDS_FILE = env_str("CPNAV_BREACHED_PASSWORDS_FILE")
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "cpnav.accounts.passwords.MaximumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "cpnav.accounts.passwords.BreachedPasswordValidator"},
+]
+
+# Sign-in policy.
+LOCKOUT_FAILURES = env_int("CPNAV_LOCKOUT_FAILURES", 5, minimum=1, maximum=5)
+LOCKOUT_WINDOW_MINUTES = env_int("CPNAV_LOCKOUT_WINDOW_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOCKOUT_WINDOW_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cpnav.accounts.views.locked_out"
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False
+
+SESSION_IDLE_SECONDS = env_int("CPNAV_SESSION_IDLE_SECONDS", 30 * 60, minimum=1, maximum=30 * 60)
+SESSION_WARNING_SECONDS = env_int("CPNAV_SESSION_WARNING_SECONDS", 120, minimum=0)
+SESSION_MAX_SECONDS = env_int("CPNAV_SESSION_MAX_SECONDS", 12 * 3600, minimum=60, maximum=12 * 3600)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = "__Host-cpnav_session" if HTTPS else "cpnav_session"
+CSRF_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "cpnav.core.views.csrf_failure"
+
+INACTIVE_ACCOUNT_DAYS = env_int("CPNAV_INACTIVE_DAYS", 90, minimum=1, maximum=90)
+INVITATION_HOURS = env_int("CPNAV_INVITATION_HOURS", 72, minimum=1, maximum=24 * 14)
+AUDIT_RETENTION_DAYS = env_int("CPNAV_AUDIT_RETENTION_DAYS", 365, minimum=365)
+
+# Security headers.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = HTTPS and env_bool("CPNAV_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("CPNAV_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+if env_bool("CPNAV_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Email.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CP Navigator <no-reply@cpnav.invalid>")
+
+# Internationalisation: English by default, Spanish available.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
+LOCALE_PATHS = [BASE_DIR / "cpnav" / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if TESTING or DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+LOG_FORMAT = env_choice("CPNAV_LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = env_choice("CPNAV_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "cpnav.core.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# axes.W006 asks for IP-based lock-out too. CJIS locks the account after failed
+# attempts; locking by address would also lock every officer behind an agency's
+# shared gateway, so the lock is per account only.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+
+urlpatterns = [
+    path("", include("cpnav.core.urls")),
+    path("", include("cpnav.accounts.urls")),
+    path("", include("cpnav.audit.urls")),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "cpnav.core.views.bad_request"
+handler403 = "cpnav.core.views.permission_denied"
+handler404 = "cpnav.core.views.not_found"
+handler500 = "cpnav.core.views.server_error"
