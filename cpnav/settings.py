@@ -164,6 +164,7 @@ AXES_FAILURE_LIMIT = LOCKOUT_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=LOCKOUT_WINDOW_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "cpnav.accounts.signals.lockout_username"
 AXES_LOCKOUT_CALLABLE = "cpnav.accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ADMIN = False
@@ -247,6 +248,10 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Under tests and DEBUG, WhiteNoise serves straight from the app folders.
+WHITENOISE_USE_FINDERS = TESTING or DEBUG
+WHITENOISE_AUTOREFRESH = TESTING or DEBUG
 
 LOG_FORMAT = env_choice("CPNAV_LOG_FORMAT", "text", ("text", "json"))
 LOG_LEVEL = env_choice("CPNAV_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

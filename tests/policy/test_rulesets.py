@@ -184,13 +184,15 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_key_is_refused(tmp_path: Path) -> None:
-    write(tmp_path, "typo.toml", GOOD_A + 'term_yaers = 3\n')
+    write(tmp_path, "typo.toml", GOOD_A + "term_yaers = 3\n")
     with pytest.raises(PolicyDataError, match=r"typo\.toml.*term_yaers"):
         load_rule_sets(tmp_path)
 
 
 def test_unknown_citation_id_is_refused(tmp_path: Path) -> None:
-    write(tmp_path, "cite.toml", GOOD_A.replace("usc22_7105_c3_continued_presence", "no_such_source"))
+    write(
+        tmp_path, "cite.toml", GOOD_A.replace("usc22_7105_c3_continued_presence", "no_such_source")
+    )
     with pytest.raises(PolicyDataError, match=r"cite\.toml.*no_such_source"):
         load_rule_sets(tmp_path)
 
@@ -225,7 +227,9 @@ def test_broken_citations_file(tmp_path: Path) -> None:
 
 def test_explanations_file_must_cover_every_entry(tmp_path: Path) -> None:
     text = EXPLANATIONS_FILE.read_text(encoding="utf-8")
-    broken = text.replace("[actions.find_federal_partner.default]", "[actions.find_federal_partnr.default]")
+    broken = text.replace(
+        "[actions.find_federal_partner.default]", "[actions.find_federal_partnr.default]"
+    )
     path = write(tmp_path, "explanations.toml", broken)
     with pytest.raises(PolicyDataError) as info:
         load_texts(path)
