@@ -38,9 +38,7 @@ def federal_office(db: None) -> Agency:
 
 @pytest.fixture
 def ccht(db: None) -> Agency:
-    return Agency.objects.create(
-        name="CCHT", level=Level.FEDERAL, state="DC", is_ccht=True
-    )
+    return Agency.objects.create(name="CCHT", level=Level.FEDERAL, state="DC", is_ccht=True)
 
 
 MakeUser = Callable[..., User]

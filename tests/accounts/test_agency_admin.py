@@ -23,7 +23,9 @@ def admin_urls(agency: Agency, member: User) -> list[str]:
     ]
 
 
-def test_owner_sees_their_members(client: Client, owner: User, teammate: User, agency_a: Agency) -> None:
+def test_owner_sees_their_members(
+    client: Client, owner: User, teammate: User, agency_a: Agency
+) -> None:
     signed_in(client, owner)
     for url in admin_urls(agency_a, teammate):
         assert client.get(url).status_code == 200
@@ -58,10 +60,14 @@ def test_member_of_another_agency_is_not_reachable_through_mine(
     client: Client, owner: User, outsider: User, agency_a: Agency
 ) -> None:
     signed_in(client, owner)
-    assert client.get(reverse("accounts:member", args=[agency_a.pk, outsider.pk])).status_code == 404
+    assert (
+        client.get(reverse("accounts:member", args=[agency_a.pk, outsider.pk])).status_code == 404
+    )
 
 
-def test_roles_change_is_audited(client: Client, owner: User, teammate: User, agency_a: Agency) -> None:
+def test_roles_change_is_audited(
+    client: Client, owner: User, teammate: User, agency_a: Agency
+) -> None:
     signed_in(client, owner)
     url = reverse("accounts:member", args=[agency_a.pk, teammate.pk])
     client.post(url, {"roles": [Role.SUPERVISOR, Role.INVESTIGATOR]})
@@ -70,7 +76,8 @@ def test_roles_change_is_audited(client: Client, owner: User, teammate: User, ag
         Role.INVESTIGATOR,
     }
     event = AuditEvent.objects.get(action="membership.role_added")
-    assert event.details == {"role": Role.SUPERVISOR} and event.actor_id == owner.pk
+    assert event.details == {"role": Role.SUPERVISOR}
+    assert event.actor_id == owner.pk
 
 
 def test_last_admin_cannot_be_removed(client: Client, owner: User, agency_a: Agency) -> None:
@@ -111,7 +118,9 @@ def test_admin_cannot_disable_themselves(client: Client, owner: User, agency_a: 
     assert owner.is_active
 
 
-def test_unknown_action_is_404(client: Client, owner: User, teammate: User, agency_a: Agency) -> None:
+def test_unknown_action_is_404(
+    client: Client, owner: User, teammate: User, agency_a: Agency
+) -> None:
     signed_in(client, owner)
     url = reverse("accounts:member_action", args=[agency_a.pk, teammate.pk, "promote"])
     assert client.post(url).status_code == 404

@@ -35,14 +35,16 @@ def test_admin_invites_and_the_person_joins(
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         response = send_invitation(client, agency_a)
     assert response.status_code == 302
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["pat@a.example"]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["pat@a.example"]
     invitation = Invitation.objects.get()
     # Only a hash of the token is stored.
     assert invitation.token_hash not in mail.outbox[0].body
     link = link_from_mail()
     newcomer = Client()
     page = newcomer.get(link)
-    assert page.status_code == 200 and b"Agency A County Sheriff" in page.content
+    assert page.status_code == 200
+    assert b"Agency A County Sheriff" in page.content
     response = newcomer.post(
         link, {"full_name": "Pat Newman", "password": PASSWORD, "confirm": PASSWORD}
     )
@@ -85,7 +87,9 @@ def test_weak_password_is_explained_and_nothing_is_created(
         ("short pass", b"too short"),
         ("1q2w3e4r5t6y7u8i", b"too common"),
     ]:
-        response = newcomer.post(link, {"full_name": "Pat Newman", "password": weak, "confirm": weak})
+        response = newcomer.post(
+            link, {"full_name": "Pat Newman", "password": weak, "confirm": weak}
+        )
         assert response.status_code == 200
         assert message in response.content
         assert b'value="Pat Newman"' in response.content

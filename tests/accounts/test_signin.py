@@ -25,7 +25,8 @@ def test_signin_requires_the_system_use_notice_first(client: Client) -> None:
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:notice"))
     page = client.get(response["Location"])
-    assert b"monitored" in page.content and b"consent" in page.content
+    assert b"monitored" in page.content
+    assert b"consent" in page.content
 
 
 def test_signin_with_password_and_totp(client: Client, teammate: User) -> None:
@@ -38,7 +39,8 @@ def test_signin_with_password_and_totp(client: Client, teammate: User) -> None:
     assert response.status_code == 302
     assert client.get(reverse("accounts:account")).status_code == 200
     event = AuditEvent.objects.filter(action="signin.success").get()
-    assert event.actor_id == teammate.pk and event.details == {"factor": "totp"}
+    assert event.actor_id == teammate.pk
+    assert event.details == {"factor": "totp"}
 
 
 def test_wrong_password_gives_a_clear_message_and_keeps_the_email(
@@ -50,7 +52,8 @@ def test_wrong_password_gives_a_clear_message_and_keeps_the_email(
     assert b"do not match an account" in response.content
     assert b'value="teammate@a.example"' in response.content
     failure = AuditEvent.objects.get(action="signin.failure")
-    assert failure.actor_label == teammate.email and failure.outcome == "failure"
+    assert failure.actor_label == teammate.email
+    assert failure.outcome == "failure"
 
 
 def test_wrong_and_reused_totp_codes_are_refused(client: Client, teammate: User) -> None:

@@ -360,9 +360,7 @@ def test_notify_hhs_within_24h(person: dict[str, Any], expected: bool) -> None:
         pytest.param("2008-02-29", "2026-02-28", True, id="leap-birthday-28-feb-still-17"),
         pytest.param("2008-02-29", "2026-03-01", False, id="leap-birthday-1-mar-is-18"),
         pytest.param("2006-02-28", "2024-02-28", False, id="28-feb-birthday-in-leap-year"),
-        pytest.param(
-            "2004-02-29", "2022-02-28", True, id="leap-born-2004-day-before"
-        ),
+        pytest.param("2004-02-29", "2022-02-28", True, id="leap-born-2004-day-before"),
     ],
 )
 def test_turning_18(dob: str, as_of: str, minor: bool) -> None:

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from cpnav.accounts.models import Agency, Role, User
+from cpnav.audit.models import AppendOnlyError, AuditEvent, ChainHead
+from cpnav.audit.services import record, verify_chain
+from tests.conftest import MakeUser, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def make_events(count: int) -> list[AuditEvent]:
+    return [record("test.event", actor_label="tester", details={"n": i}) for i in range(count)]
+
+
+def test_events_are_chained_and_verify(db: None) -> None:
+    events = make_events(5)
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+    assert events[0].at.microsecond % 10000 == 0
+    result = verify_chain()
+    assert result.ok
+    assert result.checked == 5
+
+
+def test_altered_row_is_named(db: None) -> None:
+    make_events(5)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditevent SET actor_label = 'someone else' WHERE seq = 3")
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_seq == 3
+    assert "#3 was altered" in result.message
+
+
+def test_removed_row_is_named(db: None) -> None:
+    make_events(5)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE seq = 2")
+    result = verify_chain()
+    assert not result.ok
+    assert "#2 is missing" in result.message
+
+
+def test_removed_newest_rows_are_noticed(db: None) -> None:
+    make_events(5)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE seq >= 4")
+    result = verify_chain()
+    assert not result.ok
+    assert "after #3" in result.message
+
+
+def test_command_exit_codes(db: None) -> None:
+    make_events(3)
+    out = StringIO()
+    call_command("audit", "verify", stdout=out)
+    assert "3 events verified" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditevent SET action = 'x' WHERE seq = 1")
+    err = StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("audit", "verify", stderr=err)
+    assert exit_info.value.code == 1
+    assert "#1 was altered" in err.getvalue()
+
+
+def test_the_application_cannot_update_or_delete_events(db: None) -> None:
+    event = make_events(1)[0]
+    event.action = "changed"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().update(action="x")
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
+
+
+def test_purge_keeps_the_chain_verifiable(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cpnav.audit import services
+
+    real_now = timezone.now
+    # Events written "400 days ago", then two recent ones.
+    monkeypatch.setattr(services.timezone, "now", lambda: real_now() - timedelta(days=400))
+    make_events(3)
+    monkeypatch.setattr(services.timezone, "now", real_now)
+    make_events(2)
+    assert services.purge_expired() == 3
+    result = verify_chain()
+    assert result.ok, result.message
+    assert result.checked == 3  # two recent events and the purge event itself
+    assert ChainHead.objects.get().anchor_seq == 3
+
+
+def test_auditor_reads_own_agency_events_and_reading_is_audited(
+    client: Client, make_user: MakeUser, agency_a: Agency, agency_b: Agency
+) -> None:
+    auditor = make_user("auditor@a.example", agency_a, (Role.AUDITOR,))
+    record("case.viewed", actor_label="x", agency_id=agency_a.pk, object_id="case-in-a")
+    record("case.viewed", actor_label="x", agency_id=agency_b.pk, object_id="case-in-b")
+    signed_in(client, auditor)
+    page = client.get(reverse("audit:log"), {"action": "case."})
+    assert page.status_code == 200
+    assert b"case-in-a" in page.content
+    assert b"case-in-b" not in page.content
+    view = AuditEvent.objects.filter(action="audit.view").get()
+    assert view.actor_id == auditor.pk
+    assert view.details["filters"] == {"action": "case."}
+
+
+def test_audit_filters_validate_dates(
+    client: Client, make_user: MakeUser, agency_a: Agency
+) -> None:
+    auditor = make_user("auditor@a.example", agency_a, (Role.AUDITOR,))
+    signed_in(client, auditor)
+    page = client.get(reverse("audit:log"), {"since": "2026-05-01", "until": "2026-04-01"})
+    assert b"before the start date" in page.content
+    page = client.get(reverse("audit:log"), {"since": "not-a-date"})
+    assert page.status_code == 200
+    assert b"valid date" in page.content
+
+
+def test_non_auditors_are_refused_and_logged(client: Client, teammate: User) -> None:
+    signed_in(client, teammate)
+    assert client.get(reverse("audit:log")).status_code == 403
+    assert AuditEvent.objects.filter(action="access.denied", object_type="audit log").exists()
