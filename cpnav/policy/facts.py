@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -219,8 +219,3 @@ def parse_facts(data: object) -> Facts:
         return Facts.model_validate(data)
     except ValidationError as exc:
         raise FactsError(errors_from(exc)) from exc
-
-
-def facts_to_json(facts: Facts) -> dict[str, Any]:
-    """Facts as contract JSON (ISO dates, unknowns as null)."""
-    return facts.model_dump(mode="json")

@@ -119,7 +119,7 @@ def load_rule_sets(
                 f"{next_path}: effective_from {nxt.effective_from} overlaps {prev_path}, "
                 f"which runs to {prev.effective_to}"
             )
-        if False:
+        if nxt.effective_from != prev.effective_to + timedelta(days=1):
             raise PolicyDataError(
                 f"{next_path}: effective_from {nxt.effective_from} leaves a gap after {prev_path}, "
                 f"which ends {prev.effective_to}; it must start on {prev.effective_to + timedelta(days=1)}"

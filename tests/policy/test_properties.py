@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpnav.policy import CONTRACT, Determination, determine, parse_facts
+from cpnav.policy import CONTRACT, Action, Criterion, Determination, determine, parse_facts
 from cpnav.policy.citations import citations
 from cpnav.policy.engine import OUTCOME_RANK
 
@@ -122,7 +122,8 @@ def test_every_criterion_and_action_is_cited(data: dict[str, Any]) -> None:
     d = outcome_of(data)
     assert [c.id for c in d.criteria] == ["noncitizen", "severe_form", "witness_or_civil_action"]
     assert d.actions
-    for item in (*d.criteria, *d.actions):
+    items: list[Criterion | Action] = [*d.criteria, *d.actions]
+    for item in items:
         assert item.citations, item.id
         assert set(item.citations) <= known_labels
         assert item.explanation.strip()
