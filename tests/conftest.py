@@ -56,6 +56,7 @@ def make_user(db: None) -> MakeUser:
     ) -> User:
         user = User.objects.create_user(email, PASSWORD, full_name=email.split("@")[0], **extra)
         for role in roles:
+            assert agency is not None
             Membership.objects.create(user=user, agency=agency, role=role)
         if totp:
             TOTPDevice.objects.create(user=user, name="test", confirmed=True)

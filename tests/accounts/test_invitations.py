@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -16,14 +17,18 @@ from tests.conftest import PASSWORD, signed_in
 pytestmark = pytest.mark.django_db
 
 
-def send_invitation(client: Client, agency: Agency, **data: object) -> object:
-    payload = {"full_name": "Pat Newman", "email": "pat@a.example", "roles": [Role.INVESTIGATOR]}
+def send_invitation(client: Client, agency: Agency, **data: Any) -> Any:
+    payload: dict[str, Any] = {
+        "full_name": "Pat Newman",
+        "email": "pat@a.example",
+        "roles": [Role.INVESTIGATOR],
+    }
     payload.update(data)
     return client.post(reverse("accounts:invite", args=[agency.pk]), payload)
 
 
 def link_from_mail() -> str:
-    match = re.search(r"http://\S+/accounts/invitations/(\S+)/", mail.outbox[-1].body)
+    match = re.search(r"http://\S+/accounts/invitations/(\S+)/", str(mail.outbox[-1].body))
     assert match is not None
     return f"/accounts/invitations/{match.group(1)}/"
 

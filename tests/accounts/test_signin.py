@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -16,7 +18,7 @@ def accept_notice(client: Client) -> None:
     client.post(reverse("accounts:notice"))
 
 
-def password_step(client: Client, email: str, password: str = PASSWORD) -> object:
+def password_step(client: Client, email: str, password: str = PASSWORD) -> Any:
     return client.post(reverse("accounts:signin"), {"email": email, "password": password})
 
 

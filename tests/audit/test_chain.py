@@ -93,9 +93,11 @@ def test_purge_keeps_the_chain_verifiable(db: None, monkeypatch: pytest.MonkeyPa
 
     real_now = timezone.now
     # Events written "400 days ago", then two recent ones.
-    monkeypatch.setattr(services.timezone, "now", lambda: real_now() - timedelta(days=400))
+    monkeypatch.setattr(
+        "cpnav.audit.services.timezone.now", lambda: real_now() - timedelta(days=400)
+    )
     make_events(3)
-    monkeypatch.setattr(services.timezone, "now", real_now)
+    monkeypatch.setattr("cpnav.audit.services.timezone.now", real_now)
     make_events(2)
     assert services.purge_expired() == 3
     result = verify_chain()

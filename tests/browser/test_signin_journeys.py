@@ -77,7 +77,7 @@ def test_invitation_acceptance_and_enrolment(page: Page, owner: User, agency_a: 
     page.get_by_label("Investigator").check()
     page.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_text("Invitation sent to robin@a.example")).to_be_visible()
-    link = re.search(r"(/accounts/invitations/\S+/)", mail.outbox[-1].body)
+    link = re.search(r"(/accounts/invitations/\S+/)", str(mail.outbox[-1].body))
     assert link is not None
     page.get_by_role("button", name="Sign out").first.click()
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.test import Client
 from django.urls import reverse
 
@@ -46,9 +46,7 @@ def test_healthz(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise DatabaseError("down")
 
-    from cpnav.core import views
-
-    monkeypatch.setattr(views.connection, "cursor", broken)
+    monkeypatch.setattr(connection, "cursor", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"

@@ -1,0 +1,63 @@
+# CP Navigator - the two commands: `make run` and `make test`.
+# Everything they need is installed here, from scratch, on a fresh machine.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CPNAV  := $(BIN)/cpnav
+DEPS   := $(VENV)/.deps-installed
+NODE   := node_modules/.package-lock.json
+STATIC := cpnav/static/vendor/uswds/css/uswds.min.css
+MO     := cpnav/locale/es/LC_MESSAGES/django.mo
+
+.PHONY: run test setup lint typecheck check-migrations pytest static messages clean
+
+run: setup
+	$(CPNAV) migrate --no-input
+	$(CPNAV) collectstatic --no-input -v0
+	CPNAV_DEMO_MODE=true $(CPNAV) demo
+	@echo "CP Navigator (demo mode) at http://127.0.0.1:8000/"
+	CPNAV_DEMO_MODE=true $(CPNAV) serve --bind 127.0.0.1:8000
+
+test: setup lint typecheck check-migrations pytest
+
+setup: $(DEPS) $(STATIC) $(MO)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(DEPS): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STATIC): $(NODE) scripts/build_static.py
+	$(BIN)/python scripts/build_static.py
+
+# compilemessages walks the current folder: run it inside cpnav/ so it never
+# touches the virtualenv's own catalogues.
+$(MO): cpnav/locale/es/LC_MESSAGES/django.po $(DEPS)
+	cd cpnav && ../$(CPNAV) compilemessages -v0
+
+static: $(STATIC)
+messages: $(MO)
+
+lint: $(DEPS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEPS)
+	$(BIN)/mypy
+
+check-migrations: $(DEPS)
+	$(CPNAV) makemigrations --check --dry-run
+
+pytest: setup
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) node_modules cpnav/static/vendor var/static $(MO)
