@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CPNAV  := $(BIN)/cpnav
 DEPS   := $(VENV)/.deps-installed
 NODE   := node_modules/.package-lock.json
-STATIC := cpnav/static/vendor/uswds/css/uswds.min.css
+STATIC := cpnav/core/static/vendor/uswds/css/uswds.min.css
 MO     := cpnav/locale/es/LC_MESSAGES/django.mo
 
 .PHONY: run test setup lint typecheck check-migrations pytest static messages clean
@@ -60,4 +60,4 @@ pytest: setup
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) node_modules cpnav/static/vendor var/static $(MO)
+	rm -rf $(VENV) node_modules cpnav/core/static/vendor var/static $(MO)

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "cpnav.core",
     "cpnav.audit",
     "cpnav.accounts",
+    "cpnav.check",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +216,21 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# The cache holds rate-limit counters; it lives in the database so that every
+# app server shares it (a configured shared cache can replace it).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "cpnav_cache",
+    }
+}
+# Days before a term ends from which an extension should be requested. This is
+# agency practice, not a published rule (the domain file marks it unknown).
+EXTENSION_LEAD_DAYS = env_int("CPNAV_EXTENSION_LEAD_DAYS", 90, minimum=0, maximum=365)
+
+# Public, unauthenticated API calls per client address.
+API_ANONYMOUS_RATE = env_str("CPNAV_API_ANONYMOUS_RATE", "60/min")
 
 # Email.
 EMAIL_BACKEND = env_str(

@@ -6,6 +6,8 @@ urlpatterns = [
     path("", include("cpnav.core.urls")),
     path("", include("cpnav.accounts.urls")),
     path("", include("cpnav.audit.urls")),
+    path("", include("cpnav.api.urls")),
+    path("", include("cpnav.check.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

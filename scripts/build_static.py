@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "node_modules" / "@uswds" / "uswds" / "dist"
-TARGET = ROOT / "cpnav" / "static" / "vendor" / "uswds"
+TARGET = ROOT / "cpnav" / "core" / "static" / "vendor" / "uswds"
 FILES = [
     "css/uswds.min.css",
     "css/uswds.min.css.map",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from cpnav.accounts import access
@@ -16,7 +17,8 @@ def site(request: HttpRequest) -> dict[str, Any]:
         "session_idle_seconds": settings.SESSION_IDLE_SECONDS,
         "session_warning_seconds": settings.SESSION_WARNING_SECONDS,
     }
-    user = access.signed_in(request.user)
+    # Requests refused early (a bad Host header) reach the error page with no user.
+    user = access.signed_in(getattr(request, "user", AnonymousUser()))
     if user is None:
         return context
     roles = access.all_roles(user)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -72,7 +73,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/500.html", status=500)
+    # Rendered without context processors: they may be what failed.
+    return HttpResponse(render_to_string("core/500.html"), status=500)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

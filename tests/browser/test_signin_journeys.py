@@ -74,7 +74,7 @@ def test_invitation_acceptance_and_enrolment(page: Page, owner: User, agency_a: 
     assert axe_violations(page) == []
     page.get_by_label("Full name").fill("Robin Newcomer")
     page.get_by_label("Work email address").fill("robin@a.example")
-    page.get_by_label("Investigator").check()
+    page.locator("label", has_text="Investigator").click()
     page.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_text("Invitation sent to robin@a.example")).to_be_visible()
     link = re.search(r"(/accounts/invitations/\S+/)", str(mail.outbox[-1].body))

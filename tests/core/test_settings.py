@@ -59,7 +59,9 @@ def test_field_keys() -> None:
 
 
 def run_check(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CPNAV_", "DATABASE_URL"))}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never does.
+    skip = ("CPNAV_", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     base.update({"CPNAV_VAR_DIR": str(tmp_path), **env})
     return subprocess.run(
         [sys.executable, "-m", "cpnav.cli", "check", "--deploy", "--fail-level", "WARNING"],
