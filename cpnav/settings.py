@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "cpnav.audit",
     "cpnav.accounts",
     "cpnav.check",
+    "cpnav.guide",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +229,11 @@ CACHES = {
 # Days before a term ends from which an extension should be requested. This is
 # agency practice, not a published rule (the domain file marks it unknown).
 EXTENSION_LEAD_DAYS = env_int("CPNAV_EXTENSION_LEAD_DAYS", 90, minimum=0, maximum=365)
+
+# Guide pages are flagged to system administrators this many months after review.
+GUIDE_REVIEW_MONTHS = env_int("CPNAV_GUIDE_REVIEW_MONTHS", 12, minimum=1, maximum=36)
+# Where the quick-exit button on victim-facing pages goes: a neutral site.
+QUICK_EXIT_URL = env_str("CPNAV_QUICK_EXIT_URL", "https://www.weather.gov/")
 
 # Public, unauthenticated API calls per client address.
 API_ANONYMOUS_RATE = env_str("CPNAV_API_ANONYMOUS_RATE", "60/min")

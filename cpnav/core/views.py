@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,7 +15,13 @@ log = logging.getLogger("cpnav.access")
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    context = {}
+    if getattr(request.user, "is_system_admin", False):
+        from cpnav.guide.content import guide
+        from cpnav.guide.views import overdue_pages
+
+        context["overdue_pages"] = overdue_pages(guide(), date.today())
+    return render(request, "core/home.html", context)
 
 
 def accessibility(request: HttpRequest) -> HttpResponse:

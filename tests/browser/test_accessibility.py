@@ -56,8 +56,12 @@ def test_eligibility_check_walk(page: Page) -> None:
     page.locator("label", has_text="Not a U.S. citizen or permanent resident").click()
     page.get_by_role("button", name="Next").click()
     assert axe_violations(page) == []
-    page.get_by_role("group", name="Was the person induced").locator("label", has_text="Yes").click()
-    page.get_by_role("group", name="Was the person under 18").locator("label", has_text="Yes").click()
+    page.get_by_role("group", name="Was the person induced").locator(
+        "label", has_text="Yes"
+    ).click()
+    page.get_by_role("group", name="Was the person under 18").locator(
+        "label", has_text="Yes"
+    ).click()
     page.get_by_role("button", name="Next").click()
     page.get_by_role("group", name="potential witness").locator("label", has_text="Yes").click()
     page.get_by_role("button", name="See the result").click()
