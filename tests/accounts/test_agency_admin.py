@@ -137,3 +137,33 @@ def test_system_admin_reaches_django_admin_and_others_do_not(
     assert anonymous.status_code == 302
     signed_in(client, sysadmin)
     assert client.get("/admin/").status_code == 200
+
+
+def test_changes_in_django_admin_are_audited(client: Client, make_user: object, teammate: User) -> None:
+    sysadmin = make_user("root2@sys.example", is_staff=True, is_superuser=True)  # type: ignore[operator]
+    signed_in(client, sysadmin)
+    response = client.get(f"/admin/accounts/user/{teammate.pk}/change/")
+    assert response.status_code == 200
+    agency = Agency.objects.create(name="Audited Agency", level="local", state="TX")
+    url = f"/admin/accounts/agency/{agency.pk}/change/"
+    form = client.get(url)
+    assert form.status_code == 200
+    client.post(
+        url,
+        {
+            "name": "Renamed Agency",
+            "level": "local",
+            "state": "TX",
+            "ori": "",
+            "time_zone": "America/Chicago",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )
+    agency.refresh_from_db()
+    assert agency.name == "Renamed Agency"
+    event = AuditEvent.objects.get(action="admin.change", object_id=str(agency.pk))
+    assert set(event.details["fields"]) == {"name", "time_zone"}
+    assert event.actor_id == sysadmin.pk

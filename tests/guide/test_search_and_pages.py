@@ -140,7 +140,7 @@ def test_pdf_files_are_read_back(client: Client, settings: object, tmp_path: Pat
     assert response["Content-Type"] == "application/pdf"
     reader = PdfReader(BytesIO(b"".join(response.streaming_content)))  # type: ignore[attr-defined]
     assert len(reader.pages) > 20
-    assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged for accessibility
+    assert "/StructTreeRoot" in reader.root_object  # tagged for accessibility
     text = "\n".join(page.extract_text() for page in reader.pages[:3])
     assert "Contents" in text
     assert "Who qualifies" in text
