@@ -139,7 +139,9 @@ def test_system_admin_reaches_django_admin_and_others_do_not(
     assert client.get("/admin/").status_code == 200
 
 
-def test_changes_in_django_admin_are_audited(client: Client, make_user: object, teammate: User) -> None:
+def test_changes_in_django_admin_are_audited(
+    client: Client, make_user: object, teammate: User
+) -> None:
     sysadmin = make_user("root2@sys.example", is_staff=True, is_superuser=True)  # type: ignore[operator]
     signed_in(client, sysadmin)
     response = client.get(f"/admin/accounts/user/{teammate.pk}/change/")

@@ -99,7 +99,9 @@ def test_quick_exit_only_on_victim_pages_and_nothing_from_third_parties(client: 
         page = client.get(f"/guide/{lang}/victim-sheet/").content.decode()
         assert 'id="quick-exit"' in page
         assert "quick-exit.js" in page
-        for attribute in re.findall(r'<(?:script|link|img|iframe)[^>]+(?:src|href)="([^"]+)"', page):
+        for attribute in re.findall(
+            r'<(?:script|link|img|iframe)[^>]+(?:src|href)="([^"]+)"', page
+        ):
             assert attribute.startswith("/"), attribute
     other = client.get("/guide/en/minors/").content.decode()
     assert 'id="quick-exit"' not in other
