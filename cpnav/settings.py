@@ -58,6 +58,21 @@ FIELD_ENCRYPTION_KEYS = parse_field_keys(
     "CPNAV_FIELD_KEYS", _field_keys or local_secret(VAR_DIR / "field_keys", make="field_key")
 )
 
+# Key for the keyed hashes (blind index) that find duplicates among encrypted
+# values (A-number; name + date of birth) without decrypting: base64, 32 bytes.
+_index_key = env_str("CPNAV_INDEX_KEY")
+if PRODUCTION and not _index_key:
+    raise ImproperlyConfigured("CPNAV_INDEX_KEY: required in production")
+FIELD_INDEX_KEY = parse_field_keys(
+    "CPNAV_INDEX_KEY",
+    "index:"
+    + (_index_key or local_secret(VAR_DIR / "index_key", make="field_key").split(":", 1)[1]),
+)[0].key
+
+# Attachments live outside the web root and are served only through an access check.
+ATTACHMENTS_DIR = Path(env_str("CPNAV_ATTACHMENTS_DIR", str(VAR_DIR / "attachments"))).resolve()
+ATTACHMENT_MAX_BYTES = env_int("CPNAV_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=100) * 1024 * 1024
+
 DEMO_MODE = env_bool("CPNAV_DEMO_MODE", False)
 if PRODUCTION and DEMO_MODE:
     raise ImproperlyConfigured("CPNAV_DEMO_MODE: demo mode is refused in production")
@@ -81,6 +96,7 @@ INSTALLED_APPS = [
     "cpnav.accounts",
     "cpnav.check",
     "cpnav.guide",
+    "cpnav.cases",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +250,10 @@ EXTENSION_LEAD_DAYS = env_int("CPNAV_EXTENSION_LEAD_DAYS", 90, minimum=0, maximu
 GUIDE_REVIEW_MONTHS = env_int("CPNAV_GUIDE_REVIEW_MONTHS", 12, minimum=1, maximum=36)
 # Where the quick-exit button on victim-facing pages goes: a neutral site.
 QUICK_EXIT_URL = env_str("CPNAV_QUICK_EXIT_URL", "https://www.weather.gov/")
+
+# Days after which a request waiting in CCHT's inbox is highlighted. CCHT has
+# published no service level: this is agency practice, not a rule.
+CCHT_SLA_DAYS = env_int("CPNAV_CCHT_SLA_DAYS", 30, minimum=1, maximum=365)
 
 # Public, unauthenticated API calls per client address.
 API_ANONYMOUS_RATE = env_str("CPNAV_API_ANONYMOUS_RATE", "60/min")

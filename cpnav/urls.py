@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("cpnav.api.urls")),
     path("", include("cpnav.check.urls")),
     path("", include("cpnav.guide.urls")),
+    path("", include("cpnav.cases.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

@@ -7,16 +7,18 @@ learn that it exists - and the refusal is written to the audit trail.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 
 from cpnav.accounts.models import Agency, Membership, Role, User
 from cpnav.audit.models import AuditEvent, Outcome
 from cpnav.audit.services import record
+from cpnav.cases.models import Case, CPRequest, Person, Share
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -126,3 +128,120 @@ def require_audit_access(request: HttpRequest) -> User:
     if member is None or not can_audit(member):
         raise forbidden(request, "audit log")
     return member
+
+
+# --- Cases, people and CP requests -------------------------------------------
+# A record is visible to its case team, the owning agency's supervisors, the
+# federal sponsor's office once the request was routed to it, and CCHT once it
+# was submitted - nobody else.
+
+
+def _ccht_reviewer(user: User) -> bool:
+    return Membership.objects.filter(
+        user=user, role=Role.CCHT_REVIEWER, agency__is_ccht=True
+    ).exists()
+
+
+def visible_requests(user: User | AnonymousUser) -> QuerySet[CPRequest]:
+    member = signed_in(user)
+    if member is None:
+        return CPRequest.objects.none()
+    rule = (
+        Q(case__members__user=member)
+        | Q(case__agency__in=agencies_where(member, Role.SUPERVISOR))
+        | Q(
+            sponsor_office__in=agencies_where(member, Role.FEDERAL_SPONSOR),
+            routed_to_sponsor_at__isnull=False,
+        )
+    )
+    if _ccht_reviewer(member):
+        rule |= Q(submitted_at__isnull=False)
+    return CPRequest.objects.filter(
+        pk__in=CPRequest.objects.filter(rule).values("pk")
+    ).select_related("case", "case__agency", "person", "sponsor_office")
+
+
+def visible_cases(user: User | AnonymousUser) -> QuerySet[Case]:
+    member = signed_in(user)
+    if member is None:
+        return Case.objects.none()
+    direct = Q(members__user=member) | Q(agency__in=agencies_where(member, Role.SUPERVISOR))
+    routed = Q(requests__in=visible_requests(member).values("pk"))
+    return Case.objects.filter(
+        pk__in=Case.objects.filter(direct | routed).values("pk")
+    ).select_related("agency", "lead_investigator", "federal_partner")
+
+
+def on_case_team(user: User | AnonymousUser, case: Case) -> bool:
+    member = signed_in(user)
+    return member is not None and case.members.filter(user=member).exists()
+
+
+def supervises(user: User | AnonymousUser, case: Case) -> bool:
+    return Role.SUPERVISOR in roles_at(user, case.agency)
+
+
+def can_edit_case(user: User | AnonymousUser, case: Case) -> bool:
+    return on_case_team(user, case) or supervises(user, case)
+
+
+def get_case(request: HttpRequest, case_id: UUID) -> Case:
+    case = visible_cases(request.user).filter(pk=case_id).first()
+    if case is None:
+        raise not_found(request, "case", case_id)
+    return case
+
+
+def get_cp_request(request: HttpRequest, request_id: UUID) -> CPRequest:
+    found = visible_requests(request.user).filter(pk=request_id).first()
+    if found is None:
+        raise not_found(request, "request", request_id)
+    return found
+
+
+def active_share(user: User | AnonymousUser, person: Person) -> Share | None:
+    member = signed_in(user)
+    if member is None:
+        return None
+    return (
+        Share.objects.filter(
+            person=person, grantee=member, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+def get_person(request: HttpRequest, person_id: UUID) -> tuple[Person, Share | None]:
+    """The person and, when seen through a share, the share that limits the fields."""
+    person = Person.objects.filter(pk=person_id).select_related("case", "case__agency").first()
+    if person is not None:
+        if visible_cases(request.user).filter(pk=person.case_id).exists():
+            return person, None
+        share = active_share(request.user, person)
+        if share is not None:
+            return person, share
+    raise not_found(request, "person", person_id)
+
+
+REDACTED = "[redacted]"
+
+
+def identifying_view(request: HttpRequest, person: Person, share: Share | None) -> dict[str, Any]:
+    """The person's identifying fields for display, redacted to the share, and audited.
+
+    Every call writes "who saw what, when" to the audit trail.
+    """
+    allowed = set(Person.IDENTIFYING) if share is None else set(share.fields)
+    values: dict[str, Any] = {
+        name: getattr(person, name) if name in allowed else REDACTED for name in Person.IDENTIFYING
+    }
+    record(
+        "person.viewed",
+        request=request,
+        agency_id=person.case.agency_id,
+        object_type="person",
+        object_id=person.pk,
+        details={"fields": sorted(allowed), "via_share": str(share.pk) if share else None},
+    )
+    return values

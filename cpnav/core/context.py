@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from cpnav.accounts import access
 from cpnav.accounts.models import Role
+from cpnav.cases.models import Notification
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
@@ -30,6 +31,10 @@ def site(request: HttpRequest) -> dict[str, Any]:
             "nav_admin": user.is_system_admin or Role.AGENCY_ADMIN in roles,
             "nav_audit": user.is_system_admin or Role.AUDITOR in roles,
             "nav_system": user.is_system_admin,
+            "nav_approval": Role.SUPERVISOR in roles,
+            "nav_endorsement": Role.FEDERAL_SPONSOR in roles,
+            "nav_ccht": Role.CCHT_REVIEWER in roles,
+            "unread_notices": Notification.objects.filter(user=user, read_at__isnull=True).count(),
             "user_roles": sorted(str(Role(role).label) for role in roles),
         }
     )

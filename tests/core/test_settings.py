@@ -78,13 +78,14 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 30 + "-Y7q!" + "z" * 30,
     "ALLOWED_HOSTS": "cpnav.example.gov",
     "CPNAV_FIELD_KEYS": f"k1:{KEY}",
+    "CPNAV_INDEX_KEY": KEY,
 }
 
 
 @pytest.mark.parametrize(
     ("drop", "variable"),
     [("SECRET_KEY", "SECRET_KEY"), ("ALLOWED_HOSTS", "ALLOWED_HOSTS"),
-     ("CPNAV_FIELD_KEYS", "CPNAV_FIELD_KEYS")],
+     ("CPNAV_FIELD_KEYS", "CPNAV_FIELD_KEYS"), ("CPNAV_INDEX_KEY", "CPNAV_INDEX_KEY")],
 )  # fmt: skip
 def test_production_refuses_to_start_without_required_values(
     drop: str, variable: str, tmp_path: Path

@@ -1,0 +1,32 @@
+from django.urls import path
+
+from cpnav.cases import queues, views
+
+app_name = "cases"
+urlpatterns = [
+    path("cases/", views.case_list, name="cases"),
+    path("cases/new/", views.case_new, name="case_new"),
+    path("cases/<uuid:case_id>/", views.case_detail, name="case"),
+    path("cases/<uuid:case_id>/edit/", views.case_edit, name="case_edit"),
+    path("cases/<uuid:case_id>/people/new/", views.person_new, name="person_new"),
+    path("people/<uuid:person_id>/", views.person_detail, name="person"),
+    path("people/<uuid:person_id>/edit/", views.person_edit, name="person_edit"),
+    path("people/<uuid:person_id>/requests/new/", views.request_new, name="request_new"),
+    path("requests/<uuid:request_id>/", views.request_detail, name="request"),
+    path("requests/<uuid:request_id>/facts/", views.request_facts, name="request_facts"),
+    path(
+        "requests/<uuid:request_id>/actions/<slug:name>/",
+        views.request_transition,
+        name="request_transition",
+    ),
+    path(
+        "requests/<uuid:request_id>/attachments/",
+        views.attachment_upload,
+        name="attachment_upload",
+    ),
+    path("attachments/<uuid:attachment_id>/", views.attachment_download, name="attachment"),
+    path("queues/approval/", queues.approval, name="queue_approval"),
+    path("queues/endorsement/", queues.endorsement, name="queue_endorsement"),
+    path("queues/ccht/", queues.ccht_inbox, name="queue_ccht"),
+    path("notifications/", views.notifications, name="notifications"),
+]
