@@ -330,8 +330,8 @@ def _attachment_upload(request: HttpRequest, request_id: UUID) -> HttpResponse:
         and (access.on_case_team(request.user, cp.case) or workflow.is_sponsor(_user(request), cp))
     ):
         raise access.forbidden(request, "attach file")
-    refused = upload_refusal(request)
     form = AttachmentForm(request.POST, request.FILES)
+    refused = upload_refusal(request)  # set while request.FILES was parsed, just above
     if refused or not form.is_valid():
         if refused:
             form.add_error("file", refused)

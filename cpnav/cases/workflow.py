@@ -180,39 +180,54 @@ def perform(
                 _("This request is %(status)s; it cannot be changed with “%(action)s” now.")
                 % {"status": fresh.get_status_display().lower(), "action": transition.label}
             )
-        if not transition.allowed(actor, fresh):
-            if http is not None:
-                raise access.forbidden(http, f"request transition {name}")
-            raise PermissionError(name)
-        comment = str(data.get("comment", "")).strip()
-        if transition.needs_comment and not comment:
-            raise TransitionError(
-                _("Say why, or what the answer is."), {"comment": str(_("This is required."))}
-            )
-        before = fresh.status
-        recipients = _apply(fresh, name, actor, comment, data)
-        fresh.version += 1
-        fresh.save()
-        RequestEvent.objects.create(
-            request=fresh,
-            transition=name,
-            from_status=before,
-            to_status=fresh.status,
-            actor=actor,
-            comment=comment,
+        denied = not transition.allowed(actor, fresh)
+        if not denied:
+            fresh = _run(http, fresh, transition, actor, data)
+    if denied:
+        # Recorded after the transaction ends, so the refusal is not rolled back with it.
+        if http is not None:
+            raise access.forbidden(http, f"request transition {name}")
+        raise PermissionError(name)
+    return fresh
+
+
+def _run(
+    http: HttpRequest | None,
+    fresh: CPRequest,
+    transition: Transition,
+    actor: User,
+    data: dict[str, Any],
+) -> CPRequest:
+    """Apply an allowed transition inside perform()'s transaction."""
+    comment = str(data.get("comment", "")).strip()
+    if transition.needs_comment and not comment:
+        raise TransitionError(
+            _("Say why, or what the answer is."), {"comment": str(_("This is required."))}
         )
-        record(
-            f"request.{name}",
-            request=http,
-            actor=actor,
-            agency_id=fresh.case.agency_id,
-            object_type="request",
-            object_id=fresh.pk,
-            details={"from": before, "to": fresh.status},
-        )
-        message = _notice(fresh, name)
-        users = [u for u in recipients if u.pk != actor.pk and u.is_active]
-        transaction.on_commit(lambda: notify(users, message, fresh))
+    before = fresh.status
+    recipients = _apply(fresh, transition.name, actor, comment, data)
+    fresh.version += 1
+    fresh.save()
+    RequestEvent.objects.create(
+        request=fresh,
+        transition=transition.name,
+        from_status=before,
+        to_status=fresh.status,
+        actor=actor,
+        comment=comment,
+    )
+    record(
+        f"request.{transition.name}",
+        request=http,
+        actor=actor,
+        agency_id=fresh.case.agency_id,
+        object_type="request",
+        object_id=fresh.pk,
+        details={"from": before, "to": fresh.status},
+    )
+    message = _notice(fresh, transition.name)
+    users = [u for u in recipients if u.pk != actor.pk and u.is_active]
+    transaction.on_commit(lambda: notify(users, message, fresh))
     return fresh
 
 
