@@ -18,6 +18,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT
 from cpnav.accounts.models import Agency, Level, Membership, Role, User
 
+# The route fixture (a case on its way to CCHT, with every persona) is shared.
+pytest_plugins = ["tests.route"]
+
 PASSWORD = "a long synthetic passphrase for tests"
 
 

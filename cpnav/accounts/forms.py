@@ -96,3 +96,13 @@ class MemberRolesForm(forms.Form):
 
 def role_choices(agency: Agency) -> list[tuple[str, str]]:
     return [(str(role.value), str(role.label)) for role in Role if role_allowed(agency, role)]
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label=_("What the token is for"), max_length=100)
+    scopes = forms.MultipleChoiceField(
+        label=_("Access"),
+        choices=[("read", _("Read")), ("write", _("Write"))],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=365, initial=90)

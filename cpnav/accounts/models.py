@@ -298,3 +298,28 @@ class RecoveryCode(models.Model):
     def hash_code(code: str) -> str:
         normalized = "".join(ch for ch in code.lower() if ch.isalnum())
         return hashlib.sha256(normalized.encode()).hexdigest()
+
+
+class APIToken(models.Model):
+    """A personal API token for integrations. Only a hash is kept; the token is shown once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    token_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)  # "read", "write"
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"token {self.prefix} of {self.user_id}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/mfa/setup/", views.mfa_setup, name="mfa_setup"),
     path("accounts/mfa/recovery-codes/", views.recovery_codes, name="recovery_codes"),
     path("accounts/me/", views.account, name="account"),
+    path("accounts/me/api-tokens/", views.api_tokens, name="api_tokens"),
     path("accounts/signout/", views.signout, name="signout"),
     path("accounts/signout/everywhere/", views.signout_everywhere, name="signout_everywhere"),
     path("accounts/session/keepalive/", views.keepalive, name="keepalive"),

@@ -19,11 +19,11 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cpnav.accounts import mfa, services
-from cpnav.accounts.access import signed_in
-from cpnav.accounts.forms import CodeForm, EnrolForm, SetPasswordForm, SignInForm
+from cpnav.accounts import mfa, services, tokens
+from cpnav.accounts.access import not_found, signed_in
+from cpnav.accounts.forms import CodeForm, EnrolForm, SetPasswordForm, SignInForm, TokenForm
 from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT
-from cpnav.accounts.models import User
+from cpnav.accounts.models import APIToken, User
 from cpnav.audit.models import Outcome
 from cpnav.audit.services import record
 
@@ -306,4 +306,31 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         request,
         "accounts/invitation.html",
         {"invitation": found, "form": form, "existing": existing, "member": member},
+    )
+
+
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """Personal API tokens: create (the secret is shown once) and revoke."""
+    user = signed_in(request.user)
+    assert user is not None
+    form = TokenForm(request.POST or None)
+    secret = None
+    if request.method == "POST" and request.POST.get("revoke"):
+        token = APIToken.objects.filter(user=user, pk=request.POST["revoke"]).first()
+        if token is None:
+            raise not_found(request, "api token", request.POST["revoke"])
+        tokens.revoke(request, token)
+        messages.success(request, _("Token revoked."))
+        return redirect("accounts:api_tokens")
+    if request.method == "POST" and form.is_valid():
+        _token, secret = tokens.issue(
+            request, user, form.cleaned_data["name"], form.cleaned_data["scopes"],
+            form.cleaned_data["days"],
+        )  # fmt: skip
+        form = TokenForm()
+    return render(
+        request,
+        "accounts/api_tokens.html",
+        {"form": form, "secret": secret, "tokens": APIToken.objects.filter(user=user)},
     )

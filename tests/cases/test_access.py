@@ -13,7 +13,7 @@ from django.utils import timezone
 from cpnav.accounts import access
 from cpnav.audit.models import AuditEvent
 from cpnav.cases.models import Attachment, Share, Status
-from tests.cases.conftest import Route
+from tests.route import Route
 from tests.cases.test_workflow import to_state
 from tests.conftest import signed_in
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from cpnav.audit.models import AuditEvent
 from cpnav.cases.models import Attachment, Case, CPRequest, Person, Status
-from tests.cases.conftest import Route
+from tests.route import Route
 from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db

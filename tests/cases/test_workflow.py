@@ -15,7 +15,7 @@ from cpnav.audit.models import AuditEvent
 from cpnav.cases import workflow
 from cpnav.cases.models import CPRequest, Decision, Notification, RequestEvent, Status
 from cpnav.cases.workflow import TransitionError, perform
-from tests.cases.conftest import Route
+from tests.route import Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
