@@ -15,7 +15,8 @@ MO     := cpnav/locale/es/LC_MESSAGES/django.mo
 run: setup
 	$(CPNAV) migrate --no-input
 	$(CPNAV) collectstatic --no-input -v0
-	CPNAV_DEMO_MODE=true $(CPNAV) demo
+	@# The demo's own notices go to memory: the synthetic route would print dozens of emails.
+	CPNAV_DEMO_MODE=true EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend $(CPNAV) demo
 	@echo "CP Navigator (demo mode) at http://127.0.0.1:8000/"
 	CPNAV_DEMO_MODE=true $(CPNAV) serve --bind 127.0.0.1:8000
 

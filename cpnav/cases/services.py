@@ -196,3 +196,39 @@ def revoke_share(http: HttpRequest, share: Share) -> None:
     share.save(update_fields=["revoked_at"])
     record("person.share_revoked", request=http, agency_id=share.person.case.agency_id,
            object_type="person", object_id=share.person_id, details={"share": str(share.pk)})  # fmt: skip
+
+
+def add_member(http: HttpRequest, case: Case, member: User) -> None:
+    """Put someone on the case team: they must belong to the owning agency."""
+    if not access.can_edit_case(http.user, case):
+        raise access.forbidden(http, "case team")
+    if not case.agency.memberships.filter(user=member).exists():
+        raise CaseError(
+            _("Only members of %(agency)s can join this case team.") % {"agency": case.agency.name}
+        )
+    _member, created = CaseMember.objects.get_or_create(case=case, user=member)
+    if created:
+        record("case.member_added", request=http, agency_id=case.agency_id, object_type="case",
+               object_id=case.pk, details={"user": str(member.pk)})  # fmt: skip
+
+
+def remove_member(http: HttpRequest, case: Case, member: User) -> None:
+    if not access.can_edit_case(http.user, case):
+        raise access.forbidden(http, "case team")
+    if member.pk == case.lead_investigator_id:
+        raise CaseError(_("The lead investigator stays on the team."))
+    if CaseMember.objects.filter(case=case, user=member).delete()[0]:
+        record("case.member_removed", request=http, agency_id=case.agency_id, object_type="case",
+               object_id=case.pk, details={"user": str(member.pk)})  # fmt: skip
+
+
+def choose_partner(http: HttpRequest, cp: CPRequest, office: Agency | None) -> None:
+    """Pick the federal office that will sponsor a draft (for example after a decline)."""
+    if not editable(access.signed_in(http.user) or User(), cp):
+        raise access.forbidden(http, "choose partner")
+    if office is not None and (not office.is_federal or office.is_ccht):
+        raise CaseError(_("Choose a federal partner office."))
+    cp.sponsor_office = office
+    cp.save(update_fields=["sponsor_office", "updated_at"])
+    record("request.partner_chosen", request=http, agency_id=cp.case.agency_id, object_type="request",
+           object_id=cp.pk, details={"office": str(office.pk) if office else None})  # fmt: skip

@@ -9,11 +9,13 @@ urlpatterns = [
     path("cases/<uuid:case_id>/", views.case_detail, name="case"),
     path("cases/<uuid:case_id>/edit/", views.case_edit, name="case_edit"),
     path("cases/<uuid:case_id>/people/new/", views.person_new, name="person_new"),
+    path("cases/<uuid:case_id>/team/", views.case_team, name="case_team"),
     path("people/<uuid:person_id>/", views.person_detail, name="person"),
     path("people/<uuid:person_id>/edit/", views.person_edit, name="person_edit"),
     path("people/<uuid:person_id>/requests/new/", views.request_new, name="request_new"),
     path("requests/<uuid:request_id>/", views.request_detail, name="request"),
     path("requests/<uuid:request_id>/facts/", views.request_facts, name="request_facts"),
+    path("requests/<uuid:request_id>/partner/", views.request_partner, name="request_partner"),
     path(
         "requests/<uuid:request_id>/actions/<slug:name>/",
         views.request_transition,

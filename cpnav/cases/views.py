@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from cpnav.accounts import access
-from cpnav.accounts.models import User
+from cpnav.accounts.models import Agency, Level, User
 from cpnav.audit.services import record
 from cpnav.cases import services, workflow
 from cpnav.cases.attachments import (
@@ -105,6 +105,9 @@ def case_detail(request: HttpRequest, case_id: UUID) -> HttpResponse:
             "requests": requests,
             "team": case.members.select_related("user"),
             "can_edit": access.can_edit_case(user, case),
+            "candidates": User.objects.filter(memberships__agency=case.agency, is_active=True)
+            .exclude(team_cases=case)
+            .distinct(),
         },
     )
 
@@ -240,6 +243,7 @@ def _request_page(request: HttpRequest, cp: CPRequest, **extra: Any) -> HttpResp
         "transition_form": TransitionForm(),
         "attachment_form": AttachmentForm(),
         "determination": cp.determination or None,
+        "partners": Agency.objects.filter(level=Level.FEDERAL, is_ccht=False),
         **extra,
     }
     return render(request, "cases/request_detail.html", context)
@@ -383,3 +387,46 @@ def notifications(request: HttpRequest) -> HttpResponse:
         user=user, read_at__isnull=True, pk__in=[n.pk for n in items]
     ).update(read_at=timezone.now())
     return response
+
+
+@require_POST
+@login_required
+def case_team(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = access.get_case(request, case_id)
+    member_id = _uuid(request.POST.get("user", ""))
+    member = User.objects.filter(pk=member_id).first() if member_id else None
+    if member is None:
+        messages.error(request, _("Choose a member of the agency."))
+        return redirect("cases:case", case_id=case.pk)
+    try:
+        if request.POST.get("action") == "remove":
+            services.remove_member(request, case, member)
+        else:
+            services.add_member(request, case, member)
+    except services.CaseError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Case team updated."))
+    return redirect("cases:case", case_id=case.pk)
+
+
+@require_POST
+@login_required
+def request_partner(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    cp = access.get_cp_request(request, request_id)
+    office_id = _uuid(request.POST.get("sponsor_office", ""))
+    office = Agency.objects.filter(pk=office_id).first() if office_id else None
+    try:
+        services.choose_partner(request, cp, office)
+    except services.CaseError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Federal partner chosen."))
+    return redirect("cases:request", request_id=cp.pk)
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None

@@ -131,9 +131,7 @@ def facts_for(cp: CPRequest, *, as_of: date | None = None) -> dict[str, Any]:
     requester = dict(facts.get("requester") or {})
     requester["agency_level"] = cp.case.agency.level
     if cp.case.agency.level != Level.FEDERAL:
-        requester["federal_partner_engaged"] = bool(
-            cp.sponsor_office_id or cp.case.federal_partner_id
-        )
+        requester["federal_partner_engaged"] = cp.sponsor_office_id is not None
     facts["requester"] = requester
     person = dict(facts.get("person") or {})
     if cp.person.citizenship != "unknown":
@@ -235,14 +233,11 @@ def _apply(cp: CPRequest, name: str, actor: User, comment: str, data: dict[str, 
     now = timezone.now()
     case = cp.case
     if name == "submit_for_approval":
-        if case.agency.level != Level.FEDERAL and not (
-            cp.sponsor_office_id or case.federal_partner_id
-        ):
+        if case.agency.level != Level.FEDERAL and not cp.sponsor_office_id:
             raise TransitionError(
                 _("Choose the federal partner office that will sponsor this request first."),
                 {"sponsor_office": str(_("A federal partner is required for this agency."))},
             )
-        cp.sponsor_office_id = cp.sponsor_office_id or case.federal_partner_id
         refresh_determination(cp)
         cp.status = Status.AWAITING_SUPERVISOR
         return _people(case.agency, Role.SUPERVISOR)

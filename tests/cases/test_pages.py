@@ -236,3 +236,43 @@ def test_notifications_page(route: Route) -> None:
     page = client.get(reverse("cases:notifications")).content.decode()
     assert "CP-1234 was returned." in page
     assert Notification.objects.get().read_at is not None
+
+
+def test_case_team_is_managed_on_the_case_page(route: Route) -> None:
+    client = signed_in(Client(), route.investigator)
+    url = reverse("cases:case_team", args=[route.case.pk])
+    client.post(url, {"user": str(route.teammate.pk)})
+    assert route.case.members.filter(user=route.teammate).exists()
+    mate = signed_in(Client(), route.teammate)
+    assert mate.get(reverse("cases:case", args=[route.case.pk])).status_code == 200
+    client.post(url, {"user": str(route.outsider.pk)})
+    assert not route.case.members.filter(user=route.outsider).exists()
+    client.post(url, {"user": str(route.teammate.pk), "action": "remove"})
+    assert mate.get(reverse("cases:case", args=[route.case.pk])).status_code == 404
+    client.post(url, {"user": str(route.investigator.pk), "action": "remove"})
+    assert route.case.members.filter(user=route.investigator).exists()
+    assert AuditEvent.objects.filter(action="case.member_removed").count() == 1
+
+
+def test_after_a_decline_another_partner_is_chosen(route: Route) -> None:
+    from cpnav.cases.models import CPRequest as Request
+
+    def go(who: str, name: str, **data: str) -> None:
+        signed_in(Client(), getattr(route, who)).post(
+            reverse("cases:request_transition", args=[route.cp.pk, name]), data
+        )
+
+    go("investigator", "submit_for_approval")
+    go("supervisor", "approve")
+    go("sponsor", "decline", comment="Outside our area.")
+    assert Request.objects.get(pk=route.cp.pk).sponsor_office is None
+    client = signed_in(Client(), route.investigator)
+    client.post(reverse("cases:request_partner", args=[route.cp.pk]),
+                {"sponsor_office": str(route.other_federal.pk)})  # fmt: skip
+    go("investigator", "submit_for_approval")
+    go("supervisor", "approve")
+    go("other_sponsor", "endorse")
+    assert Request.objects.get(pk=route.cp.pk).status == Status.SUBMITTED
+    refused = client.post(reverse("cases:request_partner", args=[route.cp.pk]),
+                          {"sponsor_office": str(route.hsi.pk)})  # fmt: skip
+    assert refused.status_code == 403
