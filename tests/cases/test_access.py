@@ -13,9 +13,9 @@ from django.utils import timezone
 from cpnav.accounts import access
 from cpnav.audit.models import AuditEvent
 from cpnav.cases.models import Attachment, Share, Status
-from tests.route import Route
 from tests.cases.test_workflow import to_state
 from tests.conftest import signed_in
+from tests.route import Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

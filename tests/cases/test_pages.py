@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from cpnav.audit.models import AuditEvent
 from cpnav.cases.models import Attachment, Case, CPRequest, Person, Status
-from tests.route import Route
 from tests.conftest import signed_in
+from tests.route import Route
 
 pytestmark = pytest.mark.django_db
 
