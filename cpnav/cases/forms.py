@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -240,3 +240,29 @@ class TransitionForm(forms.Form):
 class AttachmentForm(forms.Form):
     file = forms.FileField(label=_("File (PDF, image or Word document)"))
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
+
+
+SHAREABLE = [("full_name", _("Full name")), ("aliases", _("Other names")),
+             ("date_of_birth", _("Date of birth")), ("a_number", _("A-number")),
+             ("contact", _("Contact details")), ("safe_contact", _("Safe contact instructions"))]  # fmt: skip
+
+
+class ShareForm(forms.Form):
+    grantee = forms.EmailField(label=_("Victim specialist's email address"), max_length=254)
+    details = forms.MultipleChoiceField(
+        label=_("Details they may see (the rest is redacted)"), choices=SHAREABLE,
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
+    reason = forms.CharField(label=_("Why they need to know"), max_length=200)
+    expires_on = forms.DateField(
+        label=_("Share until"), widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("At most 90 days ahead."),
+    )  # fmt: skip
+
+    def clean_expires_on(self) -> date:
+        day: date = self.cleaned_data["expires_on"]
+        if day <= date.today():
+            raise forms.ValidationError(_("Choose a date after today."))
+        if day > date.today() + timedelta(days=90):
+            raise forms.ValidationError(_("A share lasts at most 90 days."))
+        return day

@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<uuid:case_id>/team/", views.case_team, name="case_team"),
     path("people/<uuid:person_id>/", views.person_detail, name="person"),
     path("people/<uuid:person_id>/edit/", views.person_edit, name="person_edit"),
+    path("people/<uuid:person_id>/shares/", views.person_share, name="person_share"),
     path("people/<uuid:person_id>/requests/new/", views.request_new, name="request_new"),
     path("requests/<uuid:request_id>/", views.request_detail, name="request"),
     path("requests/<uuid:request_id>/facts/", views.request_facts, name="request_facts"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -32,12 +33,13 @@ from cpnav.cases.forms import (
     CaseForm,
     PersonForm,
     RequestFactsForm,
+    ShareForm,
     TransitionForm,
     case_initial,
     facts_initial,
     person_initial,
 )
-from cpnav.cases.models import Attachment, CPRequest, Notification, Person
+from cpnav.cases.models import Attachment, CPRequest, Notification, Person, Share
 
 PAGE_SIZE = 25
 
@@ -430,3 +432,40 @@ def _uuid(value: str) -> UUID | None:
         return UUID(value)
     except ValueError:
         return None
+
+
+@login_required
+def person_share(request: HttpRequest, person_id: UUID) -> HttpResponse:
+    """Share a person's record with a victim specialist elsewhere: explicit, expiring, redacted."""
+    person, share = access.get_person(request, person_id)
+    if share is not None or not access.can_edit_case(request.user, person.case):
+        raise access.forbidden(request, "share person")
+    form = ShareForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("revoke"):
+        found = Share.objects.filter(
+            person=person, pk=_uuid(request.POST["revoke"]) or uuid4()
+        ).first()
+        if found is not None:
+            services.revoke_share(request, found)
+            messages.success(request, _("Share ended."))
+        return redirect("cases:person_share", person_id=person.pk)
+    if request.method == "POST" and form.is_valid():
+        grantee = User.objects.filter(
+            email=form.cleaned_data["grantee"].lower(), is_active=True
+        ).first()
+        if grantee is None:
+            form.add_error("grantee", _("No active account has this email address."))
+        else:
+            expires = datetime.combine(form.cleaned_data["expires_on"], time.max, tzinfo=UTC)
+            try:
+                services.share_person(request, _user(request), person, grantee,
+                                      form.cleaned_data["details"], form.cleaned_data["reason"], expires)  # fmt: skip
+            except services.CaseError as error:
+                _apply_errors(form, error.fields, str(error))
+            else:
+                messages.success(request, _("Shared."))
+                return redirect("cases:person_share", person_id=person.pk)
+    shares = person.shares.select_related("grantee").order_by("-created_at")
+    return render(
+        request, "cases/person_share.html", {"person": person, "form": form, "shares": shares}
+    )

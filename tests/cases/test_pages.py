@@ -276,3 +276,24 @@ def test_after_a_decline_another_partner_is_chosen(route: Route) -> None:
     refused = client.post(reverse("cases:request_partner", args=[route.cp.pk]),
                           {"sponsor_office": str(route.hsi.pk)})  # fmt: skip
     assert refused.status_code == 403
+
+
+def test_share_page(route: Route) -> None:
+    client = signed_in(Client(), route.investigator)
+    url = reverse("cases:person_share", args=[route.person.pk])
+    assert client.get(url).status_code == 200
+    later = (date.today() + timedelta(days=10)).isoformat()
+    bad = client.post(url, {"grantee": route.outsider.email, "details": ["full_name"], "reason": "x",
+                            "expires_on": later}).content.decode()  # fmt: skip
+    assert "Not a victim specialist" in bad
+    too_long = client.post(url, {"grantee": route.specialist.email, "details": ["full_name"],
+                                 "reason": "x", "expires_on": "2099-01-01"}).content.decode()  # fmt: skip
+    assert "at most 90 days" in too_long
+    client.post(url, {"grantee": route.specialist.email, "details": ["full_name"],
+                      "reason": "Shelter", "expires_on": later})  # fmt: skip
+    share = route.person.shares.get()
+    specialist = signed_in(Client(), route.specialist)
+    assert specialist.get(reverse("cases:person", args=[route.person.pk])).status_code == 200
+    client.post(url, {"revoke": str(share.pk)})
+    assert specialist.get(reverse("cases:person", args=[route.person.pk])).status_code == 404
+    assert signed_in(Client(), route.outsider).get(url).status_code == 404
