@@ -11,6 +11,8 @@ history and the audit trail, and notifies people after the commit.
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +41,8 @@ from cpnav.cases.models import (
 from cpnav.policy import FactsError, determine, parse_facts, term_for
 from cpnav.policy.engine import is_minor_on
 from cpnav.policy.facts import Person as FactsPerson
+
+log = logging.getLogger("cpnav.cases")
 
 
 class TransitionError(ValueError):
@@ -169,7 +173,7 @@ def perform(
         raise TransitionError(_("Unknown action."))
     with transaction.atomic():
         fresh = (
-            CPRequest.objects.select_for_update()
+            CPRequest.objects.select_for_update(of=("self",))
             .select_related("case", "case__agency", "person", "sponsor_office")
             .get(pk=cp.pk)
         )
@@ -383,10 +387,13 @@ def notify(users: Iterable[User], message: str, cp: CPRequest) -> None:
         Notification(user=u, message=message, link=link) for u in unique
     )
     for user in unique:
-        send_mail(
-            f"CP Navigator: {message}",
-            f"{message}\n\nOpen the request (sign-in required):\n{settings.BASE_URL}{link}\n",
-            None,
-            [user.email],
-            fail_silently=True,
-        )
+        try:
+            send_mail(
+                f"CP Navigator: {message}",
+                f"{message}\n\nOpen the request (sign-in required):\n{settings.BASE_URL}{link}\n",
+                None,
+                [user.email],
+            )
+        except (smtplib.SMTPException, OSError):
+            # The in-app notice is already saved; a mail outage must not undo the transition.
+            log.warning("notification email to user %s failed for %s", user.pk, reference(cp))
