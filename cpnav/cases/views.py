@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID, uuid4
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -39,7 +40,7 @@ from cpnav.cases.forms import (
     facts_initial,
     person_initial,
 )
-from cpnav.cases.models import Attachment, CPRequest, Notification, Person, Share
+from cpnav.cases.models import Attachment, Case, CPRequest, Notification, Person, Share
 
 PAGE_SIZE = 25
 
@@ -48,6 +49,34 @@ def _user(request: HttpRequest) -> User:
     user = access.signed_in(request.user)
     assert user is not None  # login_required ran first
     return user
+
+
+def _shown(field: Any, value: Any) -> str:
+    choices = dict(getattr(field, "choices", []) or [])
+    if isinstance(value, list | tuple):
+        return ", ".join(str(choices.get(v, v)) for v in value) or "-"
+    if value in (None, ""):
+        return "-"
+    return str(choices.get(value, value))
+
+
+def _stale_rows(form: Any, saved: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The fields where the saved version and the user's version differ, side by side."""
+    rows = []
+    for name, field in form.fields.items():
+        if name in {"version", "confirm_not_duplicate"}:
+            continue
+        mine = (
+            form.data.getlist(name)
+            if hasattr(form.data, "getlist") and isinstance(field, forms.MultipleChoiceField)
+            else form.data.get(name, "")
+        )
+        theirs = saved.get(name)
+        if theirs is not None and not isinstance(theirs, str | list | tuple):
+            theirs = getattr(theirs, "pk", theirs)
+        if _shown(field, theirs) != _shown(field, mine):
+            rows.append((str(field.label), _shown(field, theirs), _shown(field, mine)))
+    return rows
 
 
 def _apply_errors(form: Any, fields: dict[str, str], message: str) -> None:
@@ -141,7 +170,12 @@ def case_edit(request: HttpRequest, case_id: UUID) -> HttpResponse:
         else:
             messages.success(request, _("Case saved."))
             return redirect("cases:case", case_id=case.pk)
-    return render(request, "cases/case_form.html", {"form": form, "case": case, "stale": stale})
+    rows = _stale_rows(form, case_initial(stale)) if isinstance(stale, Case) else []
+    return render(
+        request,
+        "cases/case_form.html",
+        {"form": form, "case": case, "stale": stale, "stale_rows": rows},
+    )
 
 
 @login_required
@@ -213,7 +247,15 @@ def person_edit(request: HttpRequest, person_id: UUID) -> HttpResponse:
     return render(
         request,
         "cases/person_form.html",
-        {"form": form, "case": person.case, "person": person, "stale": stale},
+        {
+            "form": form,
+            "case": person.case,
+            "person": person,
+            "stale": stale,
+            "stale_rows": _stale_rows(form, person_initial(stale))
+            if isinstance(stale, Person)
+            else [],
+        },
     )
 
 
@@ -294,7 +336,10 @@ def request_facts(request: HttpRequest, request_id: UUID) -> HttpResponse:
         form = RequestFactsForm({**request.POST.dict(), "means": request.POST.getlist("means"),
                                  "purpose": request.POST.getlist("purpose"), "version": current.version})  # fmt: skip
         form.is_valid()
-        return _request_page(request, current, facts_form=form, stale=current)
+        saved = {**facts_initial(current.facts), "narrative": current.narrative}
+        return _request_page(
+            request, current, facts_form=form, stale=current, stale_rows=_stale_rows(form, saved)
+        )
     messages.success(request, _("Saved. The determination was updated."))
     return redirect("cases:request", request_id=cp.pk)
 

@@ -108,6 +108,7 @@ def test_stale_edit_shows_a_merge_and_overwrites_nothing(route: Route) -> None:
     assert second.post(url, {**base, "contact": "new phone from supervisor"}).status_code == 302
     page = first.post(url, {**base, "contact": "investigator's edit"}).content.decode()
     assert "Someone else saved this record" in page
+    assert "new phone from supervisor" in page  # the saved version, beside the user's own
     assert "investigator&#x27;s edit" in page
     route.person.refresh_from_db()
     assert route.person.contact == "new phone from supervisor"
