@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "cpnav.check",
     "cpnav.guide",
     "cpnav.cases",
+    "cpnav.documents",
+    "cpnav.screening",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("cpnav.check.urls")),
     path("", include("cpnav.guide.urls")),
     path("", include("cpnav.cases.urls")),
+    path("", include("cpnav.documents.urls")),
+    path("", include("cpnav.screening.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

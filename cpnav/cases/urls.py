@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cpnav.cases import queues, views
+from cpnav.cases import interview_views, queues, views
 
 app_name = "cases"
 urlpatterns = [
@@ -16,6 +16,14 @@ urlpatterns = [
     path("people/<uuid:person_id>/requests/new/", views.request_new, name="request_new"),
     path("requests/<uuid:request_id>/", views.request_detail, name="request"),
     path("requests/<uuid:request_id>/facts/", views.request_facts, name="request_facts"),
+    path(
+        "requests/<uuid:request_id>/interview/", interview_views.interview, name="request_interview"
+    ),
+    path(
+        "requests/<uuid:request_id>/interview/review/",
+        interview_views.interview_review,
+        name="request_review",
+    ),
     path("requests/<uuid:request_id>/partner/", views.request_partner, name="request_partner"),
     path(
         "requests/<uuid:request_id>/actions/<slug:name>/",

@@ -41,6 +41,7 @@ from cpnav.cases.forms import (
     person_initial,
 )
 from cpnav.cases.models import Attachment, Case, CPRequest, Notification, Person, Share
+from cpnav.documents.models import GeneratedDocument
 
 PAGE_SIZE = 25
 
@@ -288,6 +289,7 @@ def _request_page(request: HttpRequest, cp: CPRequest, **extra: Any) -> HttpResp
         "attachment_form": AttachmentForm(),
         "determination": cp.determination or None,
         "partners": Agency.objects.filter(level=Level.FEDERAL, is_ccht=False),
+        "packages": GeneratedDocument.objects.filter(request=cp).select_related("generated_by"),
         **extra,
     }
     return render(request, "cases/request_detail.html", context)
