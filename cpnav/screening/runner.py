@@ -117,6 +117,7 @@ def handle(request: HttpRequest, step: Step, question_id: str | None) -> HttpRes
             return redirect(step.url(following.id if following else None))
     form = form_for(question, value if question.type != "people" else None)
     if error:
+        form.cleaned_data = {}  # an unbound form has none; add_error expects it
         form.add_error("answer", error)
     previous = _previous(step, question)
     people = _people_rows(question, value)
