@@ -311,3 +311,130 @@ def transition(request: HttpRequest, request_id: UUID, name: str, payload: Trans
     except workflow.TransitionError as error:
         return _error(422 if error.fields else 409, str(error), error.fields)
     return _request_out(request, cp)
+
+
+# --- The guided interview and the package ------------------------------------
+
+
+class ChoiceOut(Schema):
+    value: str
+    label: str
+
+
+class QuestionOut(Schema):
+    id: str
+    type: str
+    label: str
+    help: str | None
+    required: bool
+    choices: list[ChoiceOut]
+
+
+class InterviewOut(Schema):
+    interview: str
+    complete: bool
+    next_question: QuestionOut | None
+    answers: dict[str, Any]
+    determination: dict[str, Any]
+
+
+class AnswerIn(Schema):
+    value: Any = None
+
+
+class PackageOut(Schema):
+    id: UUID
+    version: int
+    format: str
+    sha256: str
+    size: int
+    generated_at: datetime
+
+
+def _interview_out(request: HttpRequest, cp: CPRequest) -> dict[str, Any]:
+    from cpnav.cases.interview_views import answers_with_prefill, interview_id
+    from cpnav.interview import interview_by_id, state
+
+    interview = interview_by_id(interview_id(cp))
+    answers = answers_with_prefill(cp, _user(request), interview, date.today())
+    current = state(interview, answers, today=date.today())
+    question = current.next_question
+    return {
+        "interview": interview.id,
+        "complete": current.complete,
+        "next_question": None
+        if question is None
+        else {
+            "id": question.id,
+            "type": question.type,
+            "label": question.label,
+            "help": question.help,
+            "required": question.required,
+            "choices": [{"value": str(c.value), "label": c.label} for c in question.choices or ()],
+        },
+        "answers": answers,
+        "determination": cp.determination,
+    }
+
+
+def _draft_for_team(request: HttpRequest, request_id: UUID) -> CPRequest:
+    cp = access.get_cp_request(request, request_id)
+    if not services.editable(_user(request), cp):
+        raise access.forbidden(request, "request interview")
+    return cp
+
+
+@router.get("/requests/{request_id}/interview", response={200: InterviewOut, **ERRORS},
+            summary="The next question of the guided request")  # fmt: skip
+def get_interview(request: HttpRequest, request_id: UUID) -> Any:
+    return _interview_out(request, _draft_for_team(request, request_id))
+
+
+@router.post("/requests/{request_id}/interview/{question_id}", response={200: InterviewOut, **ERRORS},
+             summary="Answer one question (saved at once)")  # fmt: skip
+def post_answer(request: HttpRequest, request_id: UUID, question_id: str, payload: AnswerIn) -> Any:
+    from cpnav.cases.interview_views import answers_with_prefill, interview_id, save_answers
+    from cpnav.interview import AnswerError, answer, interview_by_id
+
+    _need_write(request)
+    cp = _draft_for_team(request, request_id)
+    interview = interview_by_id(interview_id(cp))
+    today = date.today()
+    answers = answers_with_prefill(cp, _user(request), interview, today)
+    raw = payload.value
+    if raw is None:
+        raw = ""
+    elif isinstance(raw, bool | int | float):
+        raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
+    try:
+        updated = answer(interview, answers, question_id, raw, today=today)
+    except KeyError:
+        raise Http404("No such question.") from None
+    except AnswerError as error:
+        return _error(422, str(error), {"value": str(error)})
+    cp = save_answers(request, cp, interview, updated, today=today)
+    return _interview_out(request, cp)
+
+
+@router.post("/requests/{request_id}/package", response={201: list[PackageOut], **ERRORS},
+             summary="Generate the request package (tagged PDF and DOCX)")  # fmt: skip
+def post_package(request: HttpRequest, request_id: UUID, supplement_b: bool = False) -> Any:
+    from cpnav.documents import services as documents
+    from cpnav.documents.package import PackageIncompleteError
+
+    _need_write(request)
+    cp = access.get_cp_request(request, request_id)
+    try:
+        made = documents.generate(request, cp, _user(request), supplement_b=supplement_b)
+    except PackageIncompleteError as error:
+        return Status(422, {"detail": str(error),
+                            "errors": [{"path": "$", "message": m} for m in error.missing]})  # fmt: skip
+    return Status(201, made)
+
+
+@router.get("/packages/{document_id}", response={200: None, **ERRORS},
+            summary="Download a generated package file")  # fmt: skip
+def get_package(request: HttpRequest, document_id: UUID) -> Any:
+    from cpnav.documents.views import download
+
+    return download(request, document_id)

@@ -21,7 +21,7 @@ from cpnav.accounts.models import User
 from cpnav.audit.services import record
 from cpnav.cases import services, workflow
 from cpnav.cases.models import CPRequest, DecisionKind
-from cpnav.interview import interview_by_id, prefill, to_facts
+from cpnav.interview import Interview, interview_by_id, prefill, to_facts
 from cpnav.screening.runner import Step, handle, review_page
 
 CIVIL = {"none": "not_filed", "filed": "filed", "pending": "filed"}
@@ -63,32 +63,48 @@ def known_from_record(cp: CPRequest, user: User) -> dict[str, Any]:
     return {key: value for key, value in known.items() if value not in (None, "", [])}
 
 
+def save_answers(
+    http: HttpRequest, cp: CPRequest, interview: Interview, updated: dict[str, Any], *, today: date
+) -> CPRequest:
+    """Merge answers onto the latest saved ones and refresh facts and determination.
+
+    One answer at a time onto the latest saved answers: two people answering
+    different questions never overwrite each other.
+    """
+    with transaction.atomic():
+        fresh = (
+            CPRequest.objects.select_for_update(of=("self",))
+            .select_related("case", "case__agency", "person", "sponsor_office")
+            .get(pk=cp.pk)
+        )
+        merged = {**(fresh.answers or {}), **updated}
+        facts = to_facts(interview, merged, today=today)
+        fresh.answers = merged
+        fresh.facts = {k: facts[k] for k in ("exploitation", "witness") if k in facts}
+        fresh.narrative = str(merged.get("investigation_summary") or fresh.narrative)
+        workflow.refresh_determination(fresh)
+        fresh.version += 1
+        fresh.save()
+        record("request.answered", request=http, agency_id=fresh.case.agency_id,
+               object_type="request", object_id=fresh.pk)  # fmt: skip
+    return fresh
+
+
+def answers_with_prefill(
+    cp: CPRequest, user: User, interview: Interview, today: date
+) -> dict[str, Any]:
+    return prefill(interview, known_from_record(cp, user), cp.answers or {}, today=today)
+
+
 def _step(request: HttpRequest, cp: CPRequest) -> Step:
     user = access.signed_in(request.user)
     assert user is not None
     interview = interview_by_id(interview_id(cp))
     today = date.today()
-    answers = prefill(interview, known_from_record(cp, user), cp.answers or {}, today=today)
+    answers = answers_with_prefill(cp, user, interview, today)
 
     def save(updated: dict[str, Any]) -> None:
-        # One answer at a time onto the latest saved answers: two people
-        # answering different questions never overwrite each other.
-        with transaction.atomic():
-            fresh = (
-                CPRequest.objects.select_for_update(of=("self",))
-                .select_related("case", "case__agency", "person", "sponsor_office")
-                .get(pk=cp.pk)
-            )
-            merged = {**(fresh.answers or {}), **updated}
-            facts = to_facts(interview, merged, today=today)
-            fresh.answers = merged
-            fresh.facts = {k: facts[k] for k in ("exploitation", "witness") if k in facts}
-            fresh.narrative = str(merged.get("investigation_summary") or fresh.narrative)
-            workflow.refresh_determination(fresh)
-            fresh.version += 1
-            fresh.save()
-            record("request.answered", request=request, agency_id=fresh.case.agency_id,
-                   object_type="request", object_id=fresh.pk)  # fmt: skip
+        save_answers(request, cp, interview, updated, today=today)
 
     base = reverse("cases:request_interview", args=[cp.pk])
     return Step(

@@ -266,8 +266,9 @@ def request_new(request: HttpRequest, person_id: UUID) -> HttpResponse:
     person, share = access.get_person(request, person_id)
     if share is not None:
         raise access.forbidden(request, "start request")
+    kind = request.POST.get("kind", "initial")
     cp = services.start_request(
-        request, _user(request), person, request.POST.get("kind", "initial")
+        request, _user(request), person, kind if kind in {"initial", "extension"} else "initial"
     )
     return redirect("cases:request", request_id=cp.pk)
 
@@ -282,6 +283,7 @@ def _request_page(request: HttpRequest, cp: CPRequest, **extra: Any) -> HttpResp
         "decisions": cp.decisions.all(),
         "attachments": cp.attachments.all(),
         "editable": services.editable(user, cp),
+        "can_extend": access.on_case_team(user, cp.case),
         "facts_form": RequestFactsForm(
             initial={**facts_initial(cp.facts), "version": cp.version, "narrative": cp.narrative}
         ),

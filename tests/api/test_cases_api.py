@@ -169,3 +169,53 @@ def test_openapi_declares_the_errors(client: Client) -> None:
         for method, operation in operations.items():
             if path.startswith("/api/v1/cases") or path.startswith("/api/v1/requests"):
                 assert {"401", "404"} <= set(operation["responses"]), (method, path)
+
+
+def test_guided_interview_and_package_over_the_api(
+    route: Route, settings: Any, tmp_path: Any
+) -> None:
+    settings.ATTACHMENTS_DIR = tmp_path
+    api = Api(route.investigator)
+    early = api.call("post", f"/requests/{route.cp.pk}/package")
+    assert early.status_code == 422
+    assert any("official" in e["message"] for e in early.json()["errors"])
+    state = api.call("get", f"/requests/{route.cp.pk}/interview").json()
+    assert state["answers"]["citizenship"] == "noncitizen"  # prefilled from the person
+    bad = api.call("post", f"/requests/{route.cp.pk}/interview/{state['next_question']['id']}",
+                   {"value": "definitely"})  # fmt: skip
+    if state["next_question"]["type"] in {"yes_no_unknown", "choice", "date", "number"}:
+        assert bad.status_code == 422
+    for _ in range(60):
+        question = state["next_question"]
+        if question is None:
+            break
+        kind = question["type"]
+        value: Any = {"yes_no_unknown": "yes", "date": "2000-01-01", "number": 30,
+                      "text": "Synthetic text"}.get(kind)  # fmt: skip
+        if kind in {"choice", "multi_choice"}:
+            value = question["choices"][0]["value"]
+        if kind == "people":
+            value = []
+        if question["id"] == "official_email":
+            value = "officer@a.example"
+        response = api.call(
+            "post", f"/requests/{route.cp.pk}/interview/{question['id']}", {"value": value}
+        )
+        assert response.status_code == 200, (question, response.json())
+        state = response.json()
+    assert state["complete"]
+    assert state["determination"]["outcome"]
+    made = api.call("post", f"/requests/{route.cp.pk}/package")
+    assert made.status_code == 201, made.json()
+    files = {item["format"]: item for item in made.json()}
+    download = api.call("get", f"/packages/{files['pdf']['id']}")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+    assert Api(route.outsider).call("get", f"/packages/{files['pdf']['id']}").status_code == 404
+    assert Api(route.outsider).call("get", f"/requests/{route.cp.pk}/interview").status_code == 404
+    assert (
+        api.call(
+            "post", f"/requests/{route.cp.pk}/interview/no_such_question", {"value": "x"}
+        ).status_code
+        == 404
+    )

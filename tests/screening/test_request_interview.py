@@ -108,3 +108,29 @@ def test_package_needs_answers_then_is_generated_and_read_back(
     outsider = signed_in(Client(), route.outsider)
     assert outsider.get(reverse("documents:download", args=[made["pdf"].pk])).status_code == 404
     assert outsider.post(generate).status_code == 404
+
+
+def test_extension_interview_is_prefilled_from_the_grant(route: Route, rf: object) -> None:
+    from datetime import date
+
+    from cpnav.cases.models import Decision
+
+    route.cp.status = "granted"
+    route.cp.save()
+    Decision.objects.create(request=route.cp, kind="granted", start_date=date(2025, 1, 15),
+                            end_date=date(2027, 1, 14), recorded_by=route.reviewer)  # fmt: skip
+    CPRequest.objects.filter(pk=route.cp.pk).update(decided_at="2025-01-15T00:00:00Z")
+    client = signed_in(Client(), route.investigator)
+    page = client.get(reverse("cases:request", args=[route.cp.pk])).content.decode()
+    assert "Start an extension request" in page
+    response = client.post(
+        reverse("cases:request_new", args=[route.person.pk]), {"kind": "extension"}
+    )
+    extension = CPRequest.objects.get(kind="extension")
+    assert response["Location"] == reverse("cases:request", args=[extension.pk])
+    step = client.get(reverse("cases:request_interview", args=[extension.pk]))
+    assert step.status_code == 200
+    interview = interview_by_id("extension")
+    html = unescape(step.content.decode())
+    term_end = interview.question("term_end")
+    assert term_end.label not in html  # known from the grant, not asked again
