@@ -133,7 +133,7 @@ def open_queue(page: Page, name: str) -> None:
 def test_full_route_through_the_ui(sign_in: SignIn, people: People) -> None:
     # The county investigator creates the case.
     inv = sign_in(people.investigator)
-    inv.get_by_role("link", name="My cases").click()
+    inv.get_by_role("navigation", name="Primary").get_by_role("link", name="My cases").click()
     expect(inv.get_by_role("heading", level=1, name="My cases")).to_be_visible()
     accessible(inv, "case list")
     inv.get_by_role("link", name="New case").click()
