@@ -21,10 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NoReturn
+from uuid import UUID
 
 from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -382,3 +383,40 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
         # False: read and discard the rest of the body so the browser gets our page,
         # not a reset connection.
         raise StopUpload(connection_reset=False)
+
+
+def serve(
+    request: HttpRequest,
+    *,
+    relative_path: str,
+    sha256: str,
+    filename: str,
+    content_type: str,
+    object_type: str,
+    object_id: UUID,
+    agency_id: UUID | None,
+) -> FileResponse:
+    """Send a stored file the caller has already checked access to, and audit it.
+
+    A missing or damaged file is answered like an unknown one (404), so a
+    checksum failure never serves altered bytes.
+    """
+    from cpnav.accounts.access import not_found
+    from cpnav.audit.services import record
+
+    try:
+        handle = open_stored(relative_path, sha256)
+    except AttachmentError:
+        raise not_found(request, object_type, object_id) from None
+    record(
+        f"{object_type}.downloaded",
+        request=request,
+        object_type=object_type,
+        object_id=object_id,
+        agency_id=agency_id,
+    )
+    response = FileResponse(
+        handle, content_type=content_type, as_attachment=True, filename=filename
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -24,7 +24,7 @@ from cpnav.cases import services, workflow
 from cpnav.cases.attachments import (
     AttachmentError,
     LimitedUploadHandler,
-    open_stored,
+    serve,
     store,
     upload_refusal,
 )
@@ -415,16 +415,16 @@ def attachment_download(request: HttpRequest, attachment_id: UUID) -> FileRespon
     ).first()
     if attachment is None:
         raise access.not_found(request, "attachment", attachment_id)
-    try:
-        handle = open_stored(attachment.relative_path, attachment.sha256)
-    except AttachmentError:
-        raise access.not_found(request, "attachment", attachment_id) from None
-    record("attachment.downloaded", request=request, object_type="attachment", object_id=attachment.pk,
-           agency_id=attachment.request.case.agency_id)  # fmt: skip
-    response = FileResponse(handle, content_type=attachment.content_type, as_attachment=True,
-                            filename=attachment.original_name)  # fmt: skip
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return serve(
+        request,
+        relative_path=attachment.relative_path,
+        sha256=attachment.sha256,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+        object_type="attachment",
+        object_id=attachment.pk,
+        agency_id=attachment.request.case.agency_id,
+    )
 
 
 @login_required

@@ -10,8 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cpnav.accounts import access
-from cpnav.audit.services import record
-from cpnav.cases.attachments import AttachmentError, open_stored
+from cpnav.cases.attachments import serve
 from cpnav.documents import services
 from cpnav.documents.models import GeneratedDocument
 from cpnav.documents.package import PackageIncompleteError
@@ -47,15 +46,15 @@ def download(request: HttpRequest, document_id: UUID) -> FileResponse:
     ).first()
     if found is None:
         raise access.not_found(request, "package", document_id)
-    try:
-        handle = open_stored(found.relative_path, found.sha256)
-    except AttachmentError:
-        raise access.not_found(request, "package", document_id) from None
-    record("package.downloaded", request=request, agency_id=found.request.case.agency_id,
-           object_type="package", object_id=found.pk, details={"version": found.version})  # fmt: skip
     from cpnav.cases.workflow import reference
 
-    name = f"{reference(found.request)}-package-v{found.version}.{found.format}"
-    return FileResponse(
-        handle, as_attachment=True, filename=name, content_type=CONTENT_TYPES[found.format]
+    return serve(
+        request,
+        relative_path=found.relative_path,
+        sha256=found.sha256,
+        filename=f"{reference(found.request)}-package-v{found.version}.{found.format}",
+        content_type=CONTENT_TYPES[found.format],
+        object_type="package",
+        object_id=found.pk,
+        agency_id=found.request.case.agency_id,
     )
