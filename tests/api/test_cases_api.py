@@ -219,3 +219,14 @@ def test_guided_interview_and_package_over_the_api(
         ).status_code
         == 404
     )
+
+
+def test_token_calls_need_no_csrf_token_but_sessions_do_not_unlock_the_api(route: Route) -> None:
+    token = token_for(route.investigator)
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = client.post(f"/api/v1/persons/{route.person.pk}/requests")
+    assert response.status_code == 201
+    from tests.conftest import signed_in
+
+    session_only = signed_in(Client(enforce_csrf_checks=True), route.investigator)
+    assert session_only.get("/api/v1/cases").status_code == 401

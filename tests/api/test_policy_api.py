@@ -110,3 +110,9 @@ def test_openapi_documents_the_contract_and_errors(client: Client) -> None:
     assert "person" in body_schema["properties"]
     assert body_schema.get("additionalProperties") is False
     assert "/api/v1/rules" in spec["paths"]
+
+
+def test_other_systems_call_the_api_without_a_csrf_token() -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/api/v1/determinations", data="{}", content_type="application/json")
+    assert response.status_code == 200
