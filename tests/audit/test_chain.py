@@ -138,3 +138,34 @@ def test_non_auditors_are_refused_and_logged(client: Client, teammate: User) -> 
     signed_in(client, teammate)
     assert client.get(reverse("audit:log")).status_code == 403
     assert AuditEvent.objects.filter(action="access.denied", object_type="audit log").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_never_fork_the_chain() -> None:
+    """Several app servers writing at once: the locked head hands out each number once."""
+    import threading
+
+    if connection.vendor != "postgresql":
+        pytest.skip("an in-memory SQLite test database is not shared between threads")
+    from django.db import connections
+
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                record("test.concurrent", actor_label=f"writer {n}", details={"i": i})
+        except BaseException as error:  # reported to the main thread, which asserts on it
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert AuditEvent.objects.count() == 60
+    result = verify_chain()
+    assert result.ok, result.message
