@@ -251,3 +251,41 @@ def test_invalid_facts_block_submission(rf: RequestFactory, route: Route) -> Non
 def test_unknown_transition(rf: RequestFactory, route: Route) -> None:
     with pytest.raises(TransitionError):
         act(rf, route, "teleport", "investigator")
+
+
+def test_two_supervisors_approving_at_once_cannot_both_win(
+    rf: RequestFactory, route: Route
+) -> None:
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("an in-memory SQLite test database is not shared between threads")
+    from cpnav.accounts.models import Membership, Role
+
+    to_state(rf, route, Status.AWAITING_SUPERVISOR)
+    second = User.objects.create_user("sup2@a.example", "x" * 20, full_name="Second Supervisor")
+    Membership.objects.create(user=second, agency=route.county, role=Role.SUPERVISOR)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def approve(user: User) -> None:
+        http = rf.post("/")
+        http.user = user
+        barrier.wait()
+        try:
+            perform(http, route.cp, "approve", user)
+            outcomes.append("approved")
+        except TransitionError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=approve, args=(u,)) for u in (route.supervisor, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["approved", "refused"]
+    assert RequestEvent.objects.filter(request=route.cp, transition="approve").count() == 1
