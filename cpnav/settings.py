@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "cpnav.cases",
     "cpnav.documents",
     "cpnav.screening",
+    "cpnav.grants",
 ]
 
 MIDDLEWARE = [

@@ -15,7 +15,7 @@ import logging
 import smtplib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -38,7 +38,7 @@ from cpnav.cases.models import (
     RequestEvent,
     Status,
 )
-from cpnav.policy import FactsError, determine, parse_facts, term_for
+from cpnav.policy import FactsError, determine, extension_term, parse_facts, term_for
 from cpnav.policy.engine import is_minor_on
 from cpnav.policy.facts import Person as FactsPerson
 
@@ -295,18 +295,31 @@ def _apply(cp: CPRequest, name: str, actor: User, comment: str, data: dict[str, 
         cp.status = Status.SUBMITTED
         return _ccht_reviewers()
     if name == "grant":
+        # Grants build on cases; imported here so cases never import grants at load.
+        from cpnav.grants.services import extension_dates, record_grant
+
         start = data.get("start_date")
+        chained = extension_dates(cp.person) if cp.kind == "extension" else None
+        if not isinstance(start, date) and chained is not None:
+            start = chained[0]  # an extension runs on from the previous end
         if not isinstance(start, date):
             raise TransitionError(_("Give the start date from CCHT's notice."),
                                   {"start_date": str(_("This is required."))})  # fmt: skip
-        end = data.get("end_date") or term_for(start).end
+        # An extension's length comes from the rules in force when it starts.
+        default_end = (
+            extension_term(start - timedelta(days=1)).end
+            if cp.kind == "extension"
+            else term_for(start).end
+        )
+        end = data.get("end_date") or default_end
         if end < start:
             raise TransitionError(_("The end date is before the start date."),
                                   {"end_date": str(_("The end date is before the start date."))})  # fmt: skip
-        Decision.objects.create(
+        decision = Decision.objects.create(
             request=cp, kind=DecisionKind.GRANTED, start_date=start, end_date=end,
             recorded_by=actor, reason=comment,
         )  # fmt: skip
+        record_grant(cp, decision)
         cp.status = Status.GRANTED
         cp.decided_at = now
         return _decision_audience(cp)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from cpnav.accounts import access
+from cpnav.accounts.models import User
+from cpnav.grants import services
+from cpnav.grants.forms import EndForm, TrackingForm
+
+TRACKED = list(TrackingForm.base_fields)
+
+
+def _user(request: HttpRequest) -> User:
+    user = access.signed_in(request.user)
+    assert user is not None
+    return user
+
+
+@login_required
+def due_soon(request: HttpRequest) -> HttpResponse:
+    """Every deadline of the grants the user may see; 'mine' narrows to their case teams."""
+    user = _user(request)
+    grants = services.visible_grants(user)
+    scope = request.GET.get("scope", "mine")
+    if scope == "mine":
+        grants = grants.filter(person__case__members__user=user)
+    rows = services.deadlines(grants.distinct())
+    show = request.GET.get("show", "open")
+    if show == "open":
+        rows = [row for row in rows if row.deadline.status != "done"]
+    return render(request, "grants/due_soon.html", {"rows": rows, "scope": scope, "show": show})
+
+
+@login_required
+def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = services.get_grant(request, grant_id)
+    user = _user(request)
+    can_edit = access.can_edit_case(user, grant.person.case)
+    tracking = TrackingForm(
+        request.POST if request.POST.get("form") == "tracking" else None,
+        initial={name: getattr(grant, name) for name in TRACKED},
+    )
+    ending = EndForm(request.POST if request.POST.get("form") == "end" else None)
+    if request.method == "POST":
+        if not can_edit:
+            raise access.forbidden(request, "grant")
+        if request.POST.get("form") == "tracking" and tracking.is_valid():
+            try:
+                services.update_tracking(
+                    request, grant, {n: tracking.cleaned_data[n] for n in TRACKED}
+                )
+            except services.GrantError as error:
+                tracking.add_error(None, str(error))
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("grants:grant", grant_id=grant.pk)
+        if request.POST.get("form") == "end" and ending.is_valid():
+            try:
+                services.record_end(request, user, grant, ending.cleaned_data["kind"],
+                                    ending.cleaned_data["effective_on"], ending.cleaned_data["reason"])  # fmt: skip
+            except services.GrantError as error:
+                ending.add_error(None, str(error))
+            else:
+                messages.warning(
+                    request,
+                    _("Recorded. Make sure the T visa referral and services are in place before "
+                      "protection ends. CP must never be used as leverage."),
+                )  # fmt: skip
+                return redirect("grants:grant", grant_id=grant.pk)
+    today = date.today()
+    return render(
+        request,
+        "grants/grant_detail.html",
+        {
+            "grant": grant,
+            "reference": services.reference(grant),
+            "status": grant.status(today),
+            "terms": grant.terms.select_related("request"),
+            "ends": grant.ends.select_related("recorded_by"),
+            "rows": services.deadlines(services.visible_grants(user).filter(pk=grant.pk)),
+            "tracking": tracking,
+            "ending": ending,
+            "can_edit": can_edit,
+        },
+    )

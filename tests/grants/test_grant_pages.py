@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.test import Client, RequestFactory
+from django.urls import reverse
+
+from cpnav.audit.models import AuditEvent
+from cpnav.cases.models import CPRequest, Status
+from cpnav.cases.workflow import perform
+from cpnav.grants.models import Grant, GrantTerm
+from tests.conftest import signed_in
+from tests.route import Route
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def grant_route(rf: RequestFactory, route: Route, start: date) -> Grant:
+    for name, who, data in [
+        ("submit_for_approval", route.investigator, {}),
+        ("approve", route.supervisor, {}),
+        ("endorse", route.sponsor, {}),
+        ("grant", route.reviewer, {"start_date": start}),
+    ]:
+        http = rf.post("/")
+        http.user = who
+        route.cp = perform(http, route.cp, name, who, **data)
+    return Grant.objects.get(person=route.person)
+
+
+def test_a_grant_records_its_term_and_an_extension_chains_from_its_end(
+    rf: RequestFactory, route: Route
+) -> None:
+    grant = grant_route(rf, route, date(2024, 2, 29))
+    first = grant.terms.get()
+    assert (first.start, first.end) == (date(2024, 2, 29), date(2026, 2, 27))
+    client = signed_in(Client(), route.investigator)
+    client.post(reverse("cases:request_new", args=[route.person.pk]), {"kind": "extension"})
+    extension = CPRequest.objects.get(kind="extension")
+    assert grant.status(date(2025, 6, 1)) == "active"
+    for name, who in [("submit_for_approval", route.investigator), ("approve", route.supervisor)]:
+        http = rf.post("/")
+        http.user = who
+        extension = perform(http, extension, name, who)
+    assert grant.status(date(2025, 6, 1)) == "extension_requested"
+    for name, who in [("endorse", route.sponsor), ("grant", route.reviewer)]:
+        http = rf.post("/")
+        http.user = who
+        extension = perform(http, extension, name, who)
+    second = GrantTerm.objects.get(request=extension)
+    assert (second.start, second.end) == (date(2026, 2, 28), date(2028, 2, 27))
+    assert grant.status(date(2026, 6, 1)) == "active"
+    assert grant.status(date(2028, 3, 1)) == "expired"
+
+
+def test_due_soon_dashboard_shows_deadlines_with_their_source(
+    rf: RequestFactory, route: Route
+) -> None:
+    start = date.today() - timedelta(days=700)
+    grant = grant_route(rf, route, start)
+    client = signed_in(Client(), route.investigator)
+    page = client.get(reverse("grants:due_soon")).content.decode()
+    assert "CPNAV_EXTENSION_LEAD_DAYS" in page
+    assert "overdue" in page or "due soon" in page
+    assert reverse("grants:grant", args=[grant.pk]) in page
+    assert "Ana" not in page  # references, never names
+    outsider = signed_in(Client(), route.outsider)
+    assert (
+        reverse("grants:grant", args=[grant.pk])
+        not in outsider.get(reverse("grants:due_soon") + "?scope=all").content.decode()
+    )
+    assert outsider.get(reverse("grants:grant", args=[grant.pk])).status_code == 404
+
+
+def test_tracking_and_end_of_protection(rf: RequestFactory, route: Route) -> None:
+    grant = grant_route(rf, route, date(2025, 1, 15))
+    client = signed_in(Client(), route.investigator)
+    url = reverse("grants:grant", args=[grant.pk])
+    bad = client.post(url, {"form": "tracking", "t_visa_status": "unknown",
+                            "work_permit_received_on": "2025-03-01", "work_permit_expires_on": "2025-01-01"})  # fmt: skip
+    assert "expires before" in bad.content.decode()
+    future = client.post(url, {"form": "tracking", "t_visa_status": "unknown",
+                               "hhs_letter_on": (date.today() + timedelta(days=5)).isoformat()})  # fmt: skip
+    assert "in the future" in future.content.decode()
+    client.post(url, {"form": "tracking", "t_visa_status": "referred", "t_visa_referred_on": "2025-02-01",
+                      "work_permit_received_on": "2025-03-01", "work_permit_expires_on": "2027-01-14"})  # fmt: skip
+    grant.refresh_from_db()
+    assert grant.t_visa_status == "referred"
+    assert grant.work_permit_expires_on == date(2027, 1, 14)
+    missing_reason = client.post(
+        url,
+        {"form": "end", "kind": "no_longer_witness", "effective_on": "2025-06-01", "reason": " "},
+    )
+    assert missing_reason.status_code == 200
+    response = client.post(url, {"form": "end", "kind": "revoked", "effective_on": "2025-06-01",
+                                 "reason": "Synthetic reason"}, follow=True)  # fmt: skip
+    assert "never be used as leverage" in response.content.decode()
+    assert grant.status(date(2025, 7, 1)) == "revoked"
+    assert AuditEvent.objects.filter(action="grant.ended").exists()
+    supervisor_of_other = signed_in(Client(), route.sponsor)
+    assert supervisor_of_other.post(url, {"form": "end", "kind": "revoked", "effective_on": "2025-06-01",
+                                          "reason": "x"}).status_code == 403  # fmt: skip
+
+
+def test_request_page_links_to_its_grant(rf: RequestFactory, route: Route) -> None:
+    grant = grant_route(rf, route, date(2025, 1, 15))
+    page = signed_in(Client(), route.investigator).get(reverse("cases:request", args=[route.cp.pk]))
+    assert reverse("grants:grant", args=[grant.pk]) in page.content.decode()
+    assert CPRequest.objects.get(pk=route.cp.pk).status == Status.GRANTED
