@@ -254,6 +254,14 @@ GUIDE_REVIEW_MONTHS = env_int("CPNAV_GUIDE_REVIEW_MONTHS", 12, minimum=1, maximu
 # Where the quick-exit button on victim-facing pages goes: a neutral site.
 QUICK_EXIT_URL = env_str("CPNAV_QUICK_EXIT_URL", "https://www.weather.gov/")
 
+# Reminder moments, in days before each deadline (email and in-app).
+try:
+    from cpnav.grants.deadlines import reminder_offsets as _reminder_offsets
+
+    REMINDER_OFFSETS = _reminder_offsets(env_str("CPNAV_REMINDER_DAYS", "120,90,60,30,14,7"))
+except ValueError as _error:
+    raise ImproperlyConfigured(str(_error)) from None
+
 # Days after which a request waiting in CCHT's inbox is highlighted. CCHT has
 # published no service level: this is agency practice, not a rule.
 CCHT_SLA_DAYS = env_int("CPNAV_CCHT_SLA_DAYS", 30, minimum=1, maximum=365)

@@ -5,13 +5,17 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from cpnav.accounts import access
 from cpnav.accounts.models import User
-from cpnav.grants import services
+from cpnav.audit.services import record
+from cpnav.grants import reminders, services
 from cpnav.grants.forms import EndForm, TrackingForm
 
 TRACKED = list(TrackingForm.base_fields)
@@ -90,3 +94,43 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
             "can_edit": can_edit,
         },
     )
+
+
+@csrf_exempt  # calendar programs fetch it with no session and no cookie; the token is the key
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    user = reminders.feed_user(token)
+    if user is None:
+        raise Http404("No such calendar.")
+    response = HttpResponse(
+        reminders.user_calendar(user), content_type="text/calendar; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def calendar_new(request: HttpRequest) -> HttpResponse:
+    token = reminders.new_feed(_user(request))
+    record("calendar_feed.created", request=request)
+    url = request.build_absolute_uri(reverse("grants:calendar_feed", args=[token]))
+    messages.success(
+        request,
+        _("Your private calendar address (shown once; making a new one cancels it): %(url)s")
+        % {"url": url},
+    )
+    return redirect("grants:due_soon")
+
+
+@login_required
+def deadline_ics(request: HttpRequest, grant_id: UUID, kind: str) -> HttpResponse:
+    grant = services.get_grant(request, grant_id)
+    rows = [(grant, row.deadline) for row in services.deadlines(services.visible_grants(_user(request)).filter(pk=grant.pk))
+            if row.deadline.kind == kind]  # fmt: skip
+    if not rows:
+        raise access.not_found(request, "deadline", kind)
+    response = HttpResponse(
+        reminders.calendar(rows, rows[0][1].reference), content_type="text/calendar"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{rows[0][1].reference}-{kind}.ics"'
+    return response
