@@ -70,7 +70,8 @@ def _send_one(
     if not fresh:
         report.skipped += 1
         return
-    link = f"{settings.BASE_URL}{reverse('grants:grant', args=[grant.pk])}"
+    path = reverse("grants:grant", args=[grant.pk])
+    link = f"{settings.BASE_URL}{path}"  # email needs the full address; the app a path
     context = {"deadline": deadline, "link": link, "days_left": _days_left(deadline, now)}
     subject = f"CP Navigator: {deadline.reference} - {deadline.title}"
     try:
@@ -79,7 +80,7 @@ def _send_one(
                 ReminderSent(key=key, user=user, grant=grant) for key in fresh
             )
             Notification.objects.create(
-                user=user, message=f"{deadline.reference}: {deadline.title}"[:300], link=link
+                user=user, message=f"{deadline.reference}: {deadline.title}"[:300], link=path
             )
             message = EmailMultiAlternatives(
                 subject, render_to_string("grants/email/reminder.txt", context), None, [user.email]
