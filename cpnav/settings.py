@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "cpnav.documents",
     "cpnav.screening",
     "cpnav.grants",
+    "cpnav.referrals",
 ]
 
 MIDDLEWARE = [

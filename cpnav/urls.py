@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("cpnav.documents.urls")),
     path("", include("cpnav.screening.urls")),
     path("", include("cpnav.grants.urls")),
+    path("", include("cpnav.referrals.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

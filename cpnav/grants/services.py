@@ -20,6 +20,7 @@ from cpnav.cases.models import CPRequest, Decision, DecisionKind, Person, Status
 from cpnav.grants.deadlines import Deadline, DeadlineInputs, InformationRequest, compute
 from cpnav.grants.models import EndKind, Grant, GrantEnd, GrantTerm, TVisaStatus
 from cpnav.policy import extension_term
+from cpnav.referrals.services import referral_inputs
 
 REFERRED = {TVisaStatus.REFERRED, TVisaStatus.FILED, TVisaStatus.APPROVED, TVisaStatus.DENIED}
 
@@ -91,6 +92,7 @@ def inputs_for(grant: Grant) -> DeadlineInputs:
         lead_days=settings.EXTENSION_LEAD_DAYS,
         work_permit_expires=grant.work_permit_expires_on,
         information_requests=information,
+        referrals=referral_inputs(grant.person),
         t_visa_referred=grant.t_visa_status in REFERRED
         if grant.t_visa_status != TVisaStatus.UNKNOWN
         else None,
