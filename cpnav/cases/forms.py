@@ -93,6 +93,19 @@ class PersonForm(VersionedForm):
         label=_("Safe contact instructions"), required=False, max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )  # fmt: skip
+    minor_identified_at = forms.DateTimeField(
+        label=_("If the person may be under 18: when was that found?"),
+        required=False,
+        help_text=_(
+            "Any official who finds a possible minor victim must notify HHS within 24 hours."
+        ),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    hhs_notified_at = forms.DateTimeField(
+        label=_("HHS notified at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
     confirm_not_duplicate = forms.BooleanField(
         label=_("I checked: this is a different person"), required=False
     )
@@ -121,6 +134,8 @@ class PersonForm(VersionedForm):
             "contact": data.get("contact", "").strip(),
             "do_not_contact": bool(data.get("do_not_contact")),
             "safe_contact": data.get("safe_contact", "").strip(),
+            "minor_identified_at": data.get("minor_identified_at"),
+            "hhs_notified_at": data.get("hhs_notified_at"),
         }
 
 
@@ -139,6 +154,8 @@ def person_initial(person: Person) -> dict[str, Any]:
         "contact": person.contact,
         "do_not_contact": person.do_not_contact,
         "safe_contact": person.safe_contact,
+        "minor_identified_at": person.minor_identified_at,
+        "hhs_notified_at": person.hhs_notified_at,
     }
 
 

@@ -120,6 +120,12 @@ class Person(models.Model):
     contact = EncryptedTextField(_("contact details"), blank=True, default="")
     do_not_contact = models.BooleanField(_("do not contact directly"), default=False)
     safe_contact = EncryptedTextField(_("safe contact instructions"), blank=True, default="")
+    # A possible minor victim must be reported to HHS within 24 hours
+    # (22 U.S.C. 7105(b)(1)(G)); the deadlines dashboard tracks it from here.
+    minor_identified_at = models.DateTimeField(
+        _("possible minor identified at"), null=True, blank=True
+    )
+    hhs_notified_at = models.DateTimeField(_("HHS notified at"), null=True, blank=True)
     a_number_index = models.CharField(max_length=64, blank=True, db_index=True)
     name_dob_index = models.CharField(max_length=64, blank=True, db_index=True)
     version = models.PositiveIntegerField(default=1)

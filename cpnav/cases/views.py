@@ -179,7 +179,28 @@ def case_edit(request: HttpRequest, case_id: UUID) -> HttpResponse:
     )
 
 
+def _in_agency_time(view: Any) -> Any:
+    """Times typed on person forms are the agency's local times (CPNAV time zones)."""
+
+    def wrapped(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        case = None
+        if "case_id" in kwargs:
+            case = access.visible_cases(request.user).filter(pk=kwargs["case_id"]).first()
+        elif "person_id" in kwargs:
+            person = (
+                Person.objects.filter(pk=kwargs["person_id"]).select_related("case__agency").first()
+            )
+            case = person.case if person else None
+        if case is None:
+            return view(request, **kwargs)  # type: ignore[no-any-return]
+        with timezone.override(case.agency.time_zone):
+            return view(request, **kwargs)  # type: ignore[no-any-return]
+
+    return wrapped
+
+
 @login_required
+@_in_agency_time
 def person_new(request: HttpRequest, case_id: UUID) -> HttpResponse:
     case = access.get_case(request, case_id)
     if not access.can_edit_case(request.user, case):
@@ -226,6 +247,7 @@ def person_detail(request: HttpRequest, person_id: UUID) -> HttpResponse:
 
 
 @login_required
+@_in_agency_time
 def person_edit(request: HttpRequest, person_id: UUID) -> HttpResponse:
     person, share = access.get_person(request, person_id)
     if share is not None or not access.can_edit_case(request.user, person.case):

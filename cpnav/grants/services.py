@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -93,6 +94,8 @@ def inputs_for(grant: Grant) -> DeadlineInputs:
         work_permit_expires=grant.work_permit_expires_on,
         information_requests=information,
         referrals=referral_inputs(grant.person),
+        minor_identified_at=grant.person.minor_identified_at,
+        hhs_notified_at=grant.person.hhs_notified_at,
         t_visa_referred=grant.t_visa_status in REFERRED
         if grant.t_visa_status != TVisaStatus.UNKNOWN
         else None,
@@ -102,13 +105,44 @@ def inputs_for(grant: Grant) -> DeadlineInputs:
 
 @dataclass(frozen=True)
 class Row:
-    grant: Grant
     deadline: Deadline
+    link: str  # the grant page, or the person's page before any grant
 
 
-def deadlines(grants: QuerySet[Grant], *, now: datetime | None = None) -> list[Row]:
+def person_inputs(person: Person) -> DeadlineInputs:
+    """Before any grant: the HHS notice for a possible minor is already running."""
+    first = person.requests.order_by("created_at").first()
+    from cpnav.cases.workflow import reference as request_reference
+
+    return DeadlineInputs(
+        reference=request_reference(first) if first else f"CP-{person.pk.hex[:8].upper()}",
+        agency_time_zone=person.case.agency.time_zone,
+        minor_identified_at=person.minor_identified_at,
+        hhs_notified_at=person.hhs_notified_at,
+        referrals=referral_inputs(person),
+    )
+
+
+def deadlines(
+    grants: QuerySet[Grant],
+    people: QuerySet[Person] | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[Row]:
+    """Every deadline of these grants, and of these people who have no grant yet."""
     moment = now or timezone.now()
-    rows = [Row(grant, d) for grant in grants for d in compute(inputs_for(grant), now=moment)]
+    rows = [
+        Row(d, reverse("grants:grant", args=[grant.pk]))
+        for grant in grants
+        for d in compute(inputs_for(grant), now=moment)
+    ]
+    for person in (people if people is not None else Person.objects.none()).filter(
+        grant__isnull=True
+    ):
+        rows += [
+            Row(d, reverse("cases:person", args=[person.pk]))
+            for d in compute(person_inputs(person), now=moment)
+        ]
     return sorted(rows, key=lambda row: row.deadline.due)
 
 

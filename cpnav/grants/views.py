@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from cpnav.accounts import access
 from cpnav.accounts.models import User
 from cpnav.audit.services import record
+from cpnav.cases.models import Person
 from cpnav.grants import reminders, services
 from cpnav.grants.forms import EndForm, TrackingForm
 
@@ -32,10 +33,14 @@ def due_soon(request: HttpRequest) -> HttpResponse:
     """Every deadline of the grants the user may see; 'mine' narrows to their case teams."""
     user = _user(request)
     grants = services.visible_grants(user)
+    people = Person.objects.filter(case__in=access.visible_cases(user)).select_related(
+        "case__agency"
+    )
     scope = request.GET.get("scope", "mine")
     if scope == "mine":
         grants = grants.filter(person__case__members__user=user)
-    rows = services.deadlines(grants.distinct())
+        people = people.filter(case__members__user=user)
+    rows = services.deadlines(grants.distinct(), people.distinct())
     show = request.GET.get("show", "open")
     if show == "open":
         rows = [row for row in rows if row.deadline.status != "done"]

@@ -108,3 +108,28 @@ def test_request_page_links_to_its_grant(rf: RequestFactory, route: Route) -> No
     page = signed_in(Client(), route.investigator).get(reverse("cases:request", args=[route.cp.pk]))
     assert reverse("grants:grant", args=[grant.pk]) in page.content.decode()
     assert CPRequest.objects.get(pk=route.cp.pk).status == Status.GRANTED
+
+
+def test_a_possible_minor_starts_the_24_hour_hhs_clock_before_any_grant(route: Route) -> None:
+    from cpnav.cases.models import Person
+
+    route.county.time_zone = "America/Chicago"
+    route.county.save()
+    client = signed_in(Client(), route.investigator)
+    url = reverse("cases:person_edit", args=[route.person.pk])
+    data = {"version": str(route.person.version), "full_name": route.person.full_name,
+            "citizenship": "noncitizen", "date_of_birth": "2010-01-01",
+            "minor_identified_at": "2026-03-07T22:30"}  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    person = Person.objects.get(pk=route.person.pk)
+    assert person.minor_identified_at is not None
+    assert person.minor_identified_at.isoformat().startswith("2026-03-08T04:30")  # 22:30 CST in UTC
+    page = client.get(reverse("grants:due_soon")).content.decode()
+    assert "7105(b)(1)(G)" in page
+    assert "2026-03-08 23:30 CDT" in page  # 24 real hours after 22:30 CST: the clocks moved
+    assert reverse("cases:person", args=[person.pk]) in page
+    assert "overdue" in page
+    data.update({"version": str(person.version), "hhs_notified_at": "2026-03-08T09:00"})
+    client.post(url, data)
+    done = client.get(reverse("grants:due_soon") + "?show=all").content.decode()
+    assert "done" in done
