@@ -23,11 +23,12 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from cpnav.accounts import access
 from cpnav.accounts.models import User
-from cpnav.cases.models import Notification
+from cpnav.cases.models import Notification, Person
 from cpnav.grants.deadlines import Deadline, compute, due_reminders, reminder_key
 from cpnav.grants.models import CalendarFeed, Grant, ReminderSent
-from cpnav.grants.services import inputs_for, visible_grants
+from cpnav.grants.services import Row, deadlines, inputs_for, visible_grants
 
 log = logging.getLogger("cpnav.reminders")
 
@@ -126,14 +127,12 @@ def _uid(deadline: Deadline) -> str:
     return hashlib.sha256(base.encode()).hexdigest()[:32] + "@cpnav"
 
 
-def _event(grant: Grant, deadline: Deadline) -> Event:
+def _event(row: Row) -> Event:
+    deadline = row.deadline
     event = Event()
     event.add("uid", _uid(deadline))
     event.add("summary", f"{deadline.reference}: {deadline.title}")
-    event.add(
-        "description",
-        f"{deadline.source}\n{settings.BASE_URL}{reverse('grants:grant', args=[grant.pk])} (sign-in required)",
-    )
+    event.add("description", f"{deadline.source}\n{settings.BASE_URL}{row.link} (sign-in required)")
     event.add("dtstamp", datetime.now(UTC))
     if deadline.all_day:
         event.add("dtstart", deadline.due.date())
@@ -144,19 +143,21 @@ def _event(grant: Grant, deadline: Deadline) -> Event:
     return event
 
 
-def calendar(rows: list[tuple[Grant, Deadline]], name: str) -> bytes:
+def calendar(rows: list[Row], name: str) -> bytes:
     cal = Calendar()
     cal.add("prodid", "-//CP Navigator//Deadlines//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", name)
-    for grant, deadline in rows:
-        if deadline.status != "done":
-            cal.add_component(_event(grant, deadline))
+    for row in rows:
+        if row.deadline.status != "done":
+            cal.add_component(_event(row))
     return bytes(cal.to_ical())
 
 
 def user_calendar(user: User, now: datetime | None = None) -> bytes:
-    moment = now or timezone.now()
+    """The deadlines of the user's own case teams: grants, and people not yet granted."""
     grants = visible_grants(user).filter(person__case__members__user=user).distinct()
-    rows = [(g, d) for g in grants for d in compute(inputs_for(g), now=moment)]
-    return calendar(rows, "CP Navigator deadlines")
+    people = Person.objects.filter(
+        case__in=access.visible_cases(user), case__members__user=user
+    ).distinct()
+    return calendar(deadlines(grants, people, now=now), "CP Navigator deadlines")

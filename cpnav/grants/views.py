@@ -130,12 +130,14 @@ def calendar_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def deadline_ics(request: HttpRequest, grant_id: UUID, kind: str) -> HttpResponse:
     grant = services.get_grant(request, grant_id)
-    rows = [(grant, row.deadline) for row in services.deadlines(services.visible_grants(_user(request)).filter(pk=grant.pk))
-            if row.deadline.kind == kind]  # fmt: skip
+    rows = [
+        row
+        for row in services.deadlines(services.visible_grants(_user(request)).filter(pk=grant.pk))
+        if row.deadline.kind == kind
+    ]
     if not rows:
         raise access.not_found(request, "deadline", kind)
-    response = HttpResponse(
-        reminders.calendar(rows, rows[0][1].reference), content_type="text/calendar"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{rows[0][1].reference}-{kind}.ics"'
+    reference = rows[0].deadline.reference
+    response = HttpResponse(reminders.calendar(rows, reference), content_type="text/calendar")
+    response["Content-Disposition"] = f'attachment; filename="{reference}-{kind}.ics"'
     return response
