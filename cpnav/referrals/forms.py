@@ -97,7 +97,9 @@ class FollowUpForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label=_("CSV file"), help_text=_('UTF-8 (in Excel: "CSV UTF-8"), at most 2 MB.')
+        label=_("CSV file"),
+        help_text=_('UTF-8 (in Excel: "CSV UTF-8"), at most 2 MB.'),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     agency = forms.ModelChoiceField(
         queryset=Agency.objects.none(),
