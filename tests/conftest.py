@@ -19,7 +19,7 @@ from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT
 from cpnav.accounts.models import Agency, Level, Membership, Role, User
 
 # The route fixture (a case on its way to CCHT, with every persona) is shared.
-pytest_plugins = ["tests.route"]
+pytest_plugins = ["tests.route", "tests.mailserver"]
 
 PASSWORD = "a long synthetic passphrase for tests"
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from cpnav.accounts.models import User
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls
 # from test code are still synchronous and safe here.
@@ -61,3 +64,42 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
         for v in result["violations"]
     ]
+
+
+def accessible(page: Page, where: str) -> None:
+    assert axe_violations(page) == [], where
+
+
+SignIn = Callable[[User], Page]
+
+
+@pytest.fixture
+def sign_in(browser: Browser, live_server: Any) -> Iterator[SignIn]:
+    """A fresh browser context signed in through the real pages (notice, password, code).
+
+    Closing a page's context simulates a closed browser; signing in again
+    opens a new one. A TOTP code is accepted once, so each later sign-in of
+    the same user uses the next time step's code (within the device's tolerance).
+    """
+    from tests.browser.helpers import accept_notice, sign_in_password
+    from tests.conftest import totp_code
+
+    contexts: list[BrowserContext] = []
+    sign_ins: Counter[str] = Counter()
+
+    def open_as(user: User) -> Page:
+        context = browser.new_context(base_url=live_server.url, bypass_csp=True)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        accept_notice(page)
+        sign_in_password(page, user.email)
+        page.get_by_label("Code").fill(totp_code(user, offset_steps=sign_ins[user.email]))
+        sign_ins[user.email] += 1
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text(f"Welcome, {user.get_short_name()}.")).to_be_visible()
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()  # a no-op for a context already closed by the test

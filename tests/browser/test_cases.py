@@ -7,19 +7,16 @@ each person in a browser context of their own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from cpnav.accounts.models import Agency, Level, Role, User
 from cpnav.cases.models import Case, CaseMember, CPRequest, Decision, Person, Status
-from tests.browser.conftest import axe_violations
-from tests.browser.helpers import accept_notice, sign_in_password
-from tests.conftest import MakeUser, totp_code
+from tests.browser.conftest import SignIn, accessible
+from tests.conftest import MakeUser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,35 +72,6 @@ def seeded(people: People) -> CPRequest:
     return CPRequest.objects.create(
         case=case, person=person, created_by=people.investigator, sponsor_office=people.hsi
     )
-
-
-SignIn = Callable[[User], Page]
-
-
-@pytest.fixture
-def sign_in(browser: Browser, live_server: Any) -> Iterator[SignIn]:
-    """Open a fresh browser context and sign the user in through the real pages."""
-    contexts: list[BrowserContext] = []
-
-    def open_as(user: User) -> Page:
-        context = browser.new_context(base_url=live_server.url, bypass_csp=True)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        accept_notice(page)
-        sign_in_password(page, user.email)
-        page.get_by_label("Code").fill(totp_code(user))
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Welcome, {user.get_short_name()}.")).to_be_visible()
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
-def accessible(page: Page, where: str) -> None:
-    assert axe_violations(page) == [], where
 
 
 def choose(page: Page, group: str, label: str) -> None:

@@ -10,32 +10,26 @@ checks the pages along the way.
 from __future__ import annotations
 
 import re
-import socket
 import urllib.error
 import urllib.request
-from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import RequestFactory
 from icalendar import Calendar
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from cpnav.accounts.models import User
 from cpnav.cases.models import CPRequest, Status
 from cpnav.cases.workflow import reference
 from cpnav.grants import reminders
 from cpnav.grants.models import EndKind, GrantEnd, GrantTerm
-from tests.browser.conftest import axe_violations
-from tests.browser.helpers import accept_notice, sign_in_password
+from tests.browser.conftest import SignIn, accessible
 from tests.browser.test_interviews import Walk, walk
-from tests.conftest import totp_code
 from tests.grants.test_grant_pages import grant_route
-from tests.grants.test_reminders import Inbox, ending_in
+from tests.grants.test_reminders import ending_in
+from tests.mailserver import Inbox
 from tests.route import Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,60 +49,7 @@ EXTENSION_ANSWERS = {
 }
 
 
-# --- signing in, one browser context per sign-in -------------------------------
-
-SignIn = Callable[[User], Page]
-
-
-@pytest.fixture
-def sign_in(browser: Browser, live_server: Any) -> Iterator[SignIn]:
-    """A fresh browser context signed in through the real pages (notice, password, code).
-
-    A TOTP code is accepted once, so a user's later sign-in uses the next step's code.
-    """
-    contexts: list[BrowserContext] = []
-    sign_ins: Counter[str] = Counter()
-
-    def open_as(user: User) -> Page:
-        context = browser.new_context(base_url=live_server.url, bypass_csp=True)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        accept_notice(page)
-        sign_in_password(page, user.email)
-        page.get_by_label("Code").fill(totp_code(user, offset_steps=sign_ins[user.email]))
-        sign_ins[user.email] += 1
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Welcome, {user.get_short_name()}.")).to_be_visible()
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def smtp(settings: Any) -> Iterator[Inbox]:
-    """A real SMTP server on loopback that keeps what it receives (as in tests/grants)."""
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free loopback port for the test server
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    yield inbox
-    controller.stop()
-
-
 # --- small helpers -------------------------------------------------------------
-
-
-def accessible(page: Page, where: str) -> None:
-    assert axe_violations(page) == [], where
 
 
 def primary_nav(page: Page, name: str) -> None:

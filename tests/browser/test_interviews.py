@@ -10,24 +10,19 @@ downloaded and read back. axe-core checks the pages along the way.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 from docx import Document as open_docx
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
-from cpnav.accounts.models import User
 from cpnav.cases.models import CPRequest, Status
 from cpnav.cases.workflow import reference
 from cpnav.screening.models import Screening
-from tests.browser.conftest import axe_violations
-from tests.browser.helpers import accept_notice, sign_in_password
-from tests.conftest import totp_code
+from tests.browser.conftest import SignIn, accessible, axe_violations
 from tests.route import Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,45 +30,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PERSON_NAME = "Ana Synthetic-Testperson"
 TWENTY_YEARS_AGO = (date.today() - timedelta(days=20 * 365 + 5)).isoformat()
 REVIEW_HEADING = re.compile("review your answers")
-
-
-# --- signing in, one browser context per sign-in -------------------------------
-
-
-SignIn = Callable[[User], Page]
-
-
-@pytest.fixture
-def sign_in(browser: Browser, live_server: Any) -> Iterator[SignIn]:
-    """A fresh browser context signed in through the real pages (notice, password, code).
-
-    Closing a page's context simulates a closed browser; signing in again
-    opens a new one. A TOTP code is accepted once, so each later sign-in of
-    the same user uses the next time step's code (within the device's tolerance).
-    """
-    contexts: list[BrowserContext] = []
-    sign_ins: Counter[str] = Counter()
-
-    def open_as(user: User) -> Page:
-        context = browser.new_context(base_url=live_server.url, bypass_csp=True)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        accept_notice(page)
-        sign_in_password(page, user.email)
-        page.get_by_label("Code").fill(totp_code(user, offset_steps=sign_ins[user.email]))
-        sign_ins[user.email] += 1
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Welcome, {user.get_short_name()}.")).to_be_visible()
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()  # a no-op for a context already closed by the test
-
-
-def accessible(page: Page, where: str) -> None:
-    assert axe_violations(page) == [], where
 
 
 # --- one question page at a time ------------------------------------------------

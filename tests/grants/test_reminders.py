@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
-from collections.abc import Iterator
 from datetime import date, timedelta
-from email import message_from_bytes
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.mail import EmailMultiAlternatives
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -22,34 +18,10 @@ from cpnav.grants import reminders
 from cpnav.grants.models import Grant, ReminderSent
 from tests.conftest import signed_in
 from tests.grants.test_grant_pages import grant_route
+from tests.mailserver import Inbox
 from tests.route import Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings: Any) -> Iterator[Inbox]:
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free loopback port for the test server
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    yield inbox
-    controller.stop()
 
 
 def ending_in(rf: RequestFactory, route: Route, days: int) -> Grant:
