@@ -224,7 +224,8 @@ def remove_member(http: HttpRequest, case: Case, member: User) -> None:
 
 def choose_partner(http: HttpRequest, cp: CPRequest, office: Agency | None) -> None:
     """Pick the federal office that will sponsor a draft (for example after a decline)."""
-    if not editable(access.signed_in(http.user) or User(), cp):
+    actor = access.signed_in(http.user)
+    if actor is None or not editable(actor, cp):
         raise access.forbidden(http, "choose partner")
     if office is not None and (not office.is_federal or office.is_ccht):
         raise CaseError(_("Choose a federal partner office."))

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -50,14 +51,14 @@ def record_grant(cp: CPRequest, decision: Decision) -> GrantTerm:
     )
 
 
-def visible_grants(user: User) -> QuerySet[Grant]:
+def visible_grants(user: User | AnonymousUser) -> QuerySet[Grant]:
     return Grant.objects.filter(person__case__in=access.visible_cases(user)).select_related(
         "person", "person__case", "person__case__agency"
     )
 
 
 def get_grant(request: HttpRequest, grant_id: Any) -> Grant:
-    found = visible_grants(access.signed_in(request.user) or User()).filter(pk=grant_id).first()
+    found = visible_grants(request.user).filter(pk=grant_id).first()
     if found is None:
         raise access.not_found(request, "grant", grant_id)
     return found
