@@ -27,6 +27,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.utils.translation import gettext as _
 
+from cpnav.core import csvtext
+from cpnav.core.csvtext import FORMULA_STARTS, Problem
 from cpnav.referrals.models import US_STATES, Service, https_only
 
 COLUMNS: Final = (
@@ -57,7 +59,6 @@ LIMITS: Final = {
 LANGUAGE_LIMIT: Final = 40
 MAX_ROWS: Final = 5000
 MAX_BYTES: Final = 2 * 1024 * 1024
-FORMULA_STARTS: Final = ("=", "+", "-", "@")
 SHORT_CODES: Final = frozenset({"211", "311", "511", "711", "811", "988"})
 TRUE_WORDS: Final = frozenset({"yes", "y", "true", "1"})
 FALSE_WORDS: Final = frozenset({"no", "n", "false", "0"})
@@ -86,22 +87,6 @@ Nothing is written unless every row is valid."""
 
 def help_text() -> str:
     return HELP.format(services=", ".join(Service.values))
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        if self.column:
-            return _('line %(line)d, column "%(column)s": %(message)s') % {
-                "line": self.line,
-                "column": self.column,
-                "message": self.message,
-            }
-        return _("line %(line)d: %(message)s") % {"line": self.line, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -136,29 +121,7 @@ class Parsed:
 
 
 def decode(data: bytes) -> tuple[str, Problem | None]:
-    """The file's text, or a problem saying why it is not UTF-8 text."""
-    if len(data) > MAX_BYTES:
-        return "", Problem(
-            1, "", _("the file is larger than %(mb)d MB; split it") % {"mb": MAX_BYTES // 2**20}
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        byte = data[error.start]
-        return "", Problem(
-            line,
-            "",
-            _(
-                "the file is not UTF-8 text (byte 0x%(byte)02X). It was probably saved as "
-                'Windows or "CSV (Comma delimited)" text. In Excel, save it again as '
-                '"CSV UTF-8 (Comma delimited)" and import that file.'
-            )
-            % {"byte": byte},
-        )
-    if "\x00" in text:
-        return "", Problem(1, "", _("the file holds binary data; it is not a CSV text file"))
-    return text, None
+    return csvtext.decode(data, MAX_BYTES)
 
 
 def _formula(value: str) -> str | None:
