@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "cpnav.screening",
     "cpnav.grants",
     "cpnav.referrals",
+    "cpnav.engagement",
 ]
 
 MIDDLEWARE = [
@@ -269,6 +270,10 @@ CCHT_SLA_DAYS = env_int("CPNAV_CCHT_SLA_DAYS", 30, minimum=1, maximum=365)
 
 # Public, unauthenticated API calls per client address.
 API_ANONYMOUS_RATE = env_str("CPNAV_API_ANONYMOUS_RATE", "60/min")
+# Engagement: who invitations come from, and the public forms' guards against abuse.
+ENGAGEMENT_ORGANIZER_EMAIL = env_str("CPNAV_ENGAGEMENT_EMAIL", "engagement@cpnav.invalid")
+PUBLIC_FORM_RATE = env_str("CPNAV_PUBLIC_FORM_RATE", "10/hour")
+PUBLIC_FORM_MIN_SECONDS = env_int("CPNAV_PUBLIC_FORM_MIN_SECONDS", 3, minimum=0, maximum=600)
 
 # Email.
 EMAIL_BACKEND = env_str(

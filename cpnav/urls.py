@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("cpnav.screening.urls")),
     path("", include("cpnav.grants.urls")),
     path("", include("cpnav.referrals.urls")),
+    path("", include("cpnav.engagement.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

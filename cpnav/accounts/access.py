@@ -130,6 +130,14 @@ def require_audit_access(request: HttpRequest) -> User:
     return member
 
 
+def is_engagement_coordinator(user: User | AnonymousUser) -> bool:
+    """CCHT's engagement coordinators run meeting requests and sessions."""
+    member = signed_in(user)
+    return member is not None and Membership.objects.filter(
+        user=member, role=Role.ENGAGEMENT_COORDINATOR, agency__is_ccht=True
+    ).exists()
+
+
 # --- Cases, people and CP requests -------------------------------------------
 # A record is visible to its case team, the owning agency's supervisors, the
 # federal sponsor's office once the request was routed to it, and CCHT once it

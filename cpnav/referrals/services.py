@@ -24,6 +24,7 @@ from cpnav.accounts import access
 from cpnav.accounts.models import Agency, User
 from cpnav.audit.services import record
 from cpnav.cases.models import Person
+from cpnav.core.csvtext import Problem
 from cpnav.referrals import importer
 from cpnav.referrals.models import (
     TRANSITIONS,
@@ -318,7 +319,7 @@ def referral_inputs(person: Person) -> tuple[tuple[date | None, str], ...]:
 
 @dataclass(frozen=True)
 class ImportReport:
-    problems: tuple[importer.Problem, ...]
+    problems: tuple[Problem, ...]
     created: int = 0
     updated: int = 0
     dry_run: bool = False

@@ -24,3 +24,11 @@ def uswds_widget(field: BoundField) -> SafeString:
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+@register.inclusion_tag("core/_human_check.html")
+def human_check() -> dict[str, str]:
+    """The hidden guards of a public form (see cpnav.core.antispam)."""
+    from cpnav.core.antispam import HONEYPOT, STAMP, stamp
+
+    return {"honeypot": HONEYPOT, "stamp_name": STAMP, "stamp": stamp()}
