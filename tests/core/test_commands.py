@@ -12,6 +12,7 @@ from cpnav.accounts.models import Agency, Level, Membership, Role, User
 from cpnav.audit.services import verify_chain
 from cpnav.core.logging import JsonFormatter
 from cpnav.core.management.commands.demo import DEMO_PASSWORD
+from cpnav.engagement.models import MeetingRequest, Registration, Session
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +28,14 @@ def test_demo_creates_every_level_and_role_once() -> None:
     assert roles == set(Role.values)
     assert User.objects.filter(is_staff=True, is_superuser=True).count() == 1
     assert all(user.is_demo for user in User.objects.all())
-    counts = (Agency.objects.count(), User.objects.count(), Membership.objects.count())
+    counts = (Agency.objects.count(), User.objects.count(), Membership.objects.count(),
+              Session.objects.count(), Registration.objects.count(),
+              MeetingRequest.objects.count())  # fmt: skip
+    assert counts[3:] == (2, 2, 1)  # engagement: sessions, registrations, a meeting request
     call_command("demo", stdout=StringIO())
-    assert (Agency.objects.count(), User.objects.count(), Membership.objects.count()) == counts
+    assert (Agency.objects.count(), User.objects.count(), Membership.objects.count(),
+            Session.objects.count(), Registration.objects.count(),
+            MeetingRequest.objects.count()) == counts  # fmt: skip
     assert verify_chain().ok
 
 

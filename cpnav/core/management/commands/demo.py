@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,8 @@ from cpnav.accounts.models import Agency, FederalPartnership, Level, Membership,
 from cpnav.audit.services import record
 from cpnav.cases import services, workflow
 from cpnav.cases.models import Case, CPRequest, CriminalStatus, Form
+from cpnav.engagement import services as engagement
+from cpnav.engagement.models import Audience, MeetingRequest, Session, Topic
 
 DEMO_PASSWORD = "demo-navigator-synthetic-2026"  # noqa: S105  (synthetic, demo mode only)
 
@@ -288,7 +290,47 @@ class Command(BaseCommand):
             Case.objects.filter(agency=agencies[s.agency], case_number=s.number).exists()
             for s in specs
         )
+        self._engagement(agencies, users)
         return created + made, new_cases, total
+
+    def _engagement(self, agencies: dict[str, Agency], users: dict[tuple[str, str], User]) -> None:
+        """Two upcoming public sessions (one with registrations) and an open meeting request."""
+        coordinator = users["ccht", "engagement"]
+        http = _http(coordinator)
+        today = timezone.localdate()
+        sessions = [
+            ("Continued Presence basics for state and local officers", 14, "America/New_York",
+             [Topic.CP_BASICS, Topic.VICTIM_CENTERED], ["what-is-continued-presence", "who-qualifies"]),
+            ("Preparing a strong CP request", 30, "America/Chicago",
+             [Topic.PREPARING, Topic.T_U_VISAS], ["preparing-a-request", "after-the-request"]),
+        ]  # fmt: skip
+        for title, days, zone_name, topics, materials in sessions:
+            if Session.objects.filter(title=title).exists():
+                continue
+            session = engagement.create_session(http, coordinator, engagement.SessionInput(
+                title=title, day=today + timedelta(days=days), at=time(14, 0),
+                time_zone=zone_name, duration_minutes=90, capacity=40,
+                meeting_link="https://meeting.example/cpnav-demo", topics=topics,
+                materials=materials, presenters="CCHT engagement team (demo)",
+                description="A synthetic demo session.",
+            ))  # fmt: skip
+            if days == 14:
+                for key in ("sheriff", "tribal"):
+                    officer = users[key, "investigator"]
+                    engagement.register(_http(officer), session, engagement.Registrant(
+                        full_name=officer.full_name, email=officer.email,
+                        agency_name=agencies[key].name, agency=agencies[key],
+                    ), user=officer)  # fmt: skip
+        officer = users["state", "investigator"]
+        if not MeetingRequest.objects.filter(requester=officer).exists():
+            engagement.submit_request(_http(officer), officer, engagement.MeetingInput(
+                contact_name=officer.full_name, contact_email=officer.email,
+                agency=agencies["state"], agency_name=agencies["state"].name,
+                jurisdiction=agencies["state"].state, jurisdiction_detail="Statewide",
+                audience=[Audience.INVESTIGATORS, Audience.TASK_FORCE], audience_size=30,
+                topics=[Topic.CP_BASICS, Topic.LABOR], preferred_dates=[today + timedelta(days=21)],
+                preferred_time="morning", time_zone=agencies["state"].time_zone,
+            ))  # fmt: skip
 
     def _case(
         self, spec: DemoCase, agencies: dict[str, Agency], users: dict[tuple[str, str], User]
