@@ -310,7 +310,7 @@ class Command(BaseCommand):
             session = engagement.create_session(http, coordinator, engagement.SessionInput(
                 title=title, day=today + timedelta(days=days), at=time(14, 0),
                 time_zone=zone_name, duration_minutes=90, capacity=40,
-                meeting_link="https://meeting.example/cpnav-demo", topics=topics,
+                meeting_link="https://meeting.example/cpnav-demo", topics=[str(t) for t in topics],
                 materials=materials, presenters="CCHT engagement team (demo)",
                 description="A synthetic demo session.",
             ))  # fmt: skip
@@ -327,8 +327,8 @@ class Command(BaseCommand):
                 contact_name=officer.full_name, contact_email=officer.email,
                 agency=agencies["state"], agency_name=agencies["state"].name,
                 jurisdiction=agencies["state"].state, jurisdiction_detail="Statewide",
-                audience=[Audience.INVESTIGATORS, Audience.TASK_FORCE], audience_size=30,
-                topics=[Topic.CP_BASICS, Topic.LABOR], preferred_dates=[today + timedelta(days=21)],
+                audience=[Audience.INVESTIGATORS.value, Audience.TASK_FORCE.value], audience_size=30,
+                topics=[Topic.CP_BASICS.value, Topic.LABOR.value], preferred_dates=[today + timedelta(days=21)],
                 preferred_time="morning", time_zone=agencies["state"].time_zone,
             ))  # fmt: skip
 
