@@ -58,9 +58,9 @@ def send_due(now: datetime | None = None) -> RunReport:
 def _send_one(registration: Registration, keys: list[str], report: RunReport) -> None:
     session = registration.session
     soon = keys[0] == "1h"
-    subject = (_("starts within the hour: %(title)s") if soon else _("tomorrow: %(title)s")) % {
-        "title": session.title
-    }
+    subject = (
+        _("starts within the hour: %(title)s") if soon else _("starts within a day: %(title)s")
+    ) % {"title": session.title}
     body = "\n".join(
         [
             _("A reminder: you are registered for this session."),

@@ -10,6 +10,7 @@ commits, so a refused or failed change never sends anything.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import smtplib
@@ -399,8 +400,11 @@ def _tell(meeting: MeetingRequest, actor: User | None, notice: str, note: str) -
     link = reverse("engagement:request", args=[meeting.pk])
     if actor is not None and access.is_engagement_coordinator(actor):
         body = notice + (f"\n\n{note}" if note else "")
-        body += "\n\n" + _("Follow the request (the link from your first email also works):")
-        body += f"\n{_site_link('engagement:request', meeting.pk)}\n"
+        if meeting.requester is not None:
+            body += "\n\n" + _("Follow the request (sign-in required):")
+            body += f"\n{_site_link('engagement:request', meeting.pk)}\n"
+        else:
+            body += "\n\n" + _("Follow the request with the link in our first email.") + "\n"
         if meeting.requester is not None and meeting.requester.is_active:
             Notification.objects.create(user=meeting.requester, message=notice[:300], link=link)
         _after_commit([Mail(meeting.contact_email, notice[:150], body)])
@@ -1026,7 +1030,7 @@ def send_follow_up(
 
 @dataclass(frozen=True)
 class AgencyEngagement:
-    key: str  # the agency's id, or "name:<agency name>" for people without an account
+    key: str  # the agency's id, or a key made from the name typed by people without an account
     name: str
     agency: Agency | None
     meeting_requests: int
@@ -1035,8 +1039,14 @@ class AgencyEngagement:
     last: datetime | None
 
 
+NAME_KEY = "n-"
+
+
 def _name_key(name: str) -> str:
-    return "name:" + " ".join(name.split()).casefold()
+    """A URL-safe key for an agency known only by the name people typed (spacing and case
+    ignored)."""
+    normalized = " ".join(name.split()).casefold()
+    return NAME_KEY + hashlib.sha256(normalized.encode()).hexdigest()[:20]
 
 
 def engagement_by_agency() -> list[AgencyEngagement]:
@@ -1085,7 +1095,7 @@ def engagement_by_agency() -> list[AgencyEngagement]:
 
 def agency_history(key: str) -> tuple[str, QuerySet[MeetingRequest], QuerySet[Registration]]:
     """The name, meeting requests and registrations behind one row of engagement_by_agency."""
-    if key.startswith("name:"):
+    if key.startswith(NAME_KEY):
         # People without an account: grouped by the agency name they typed.
         requests = MeetingRequest.objects.filter(
             pk__in=[m.pk for m in MeetingRequest.objects.filter(agency__isnull=True).only(

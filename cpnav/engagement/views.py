@@ -168,8 +168,11 @@ def _requester_actions(
             target = choose if request.POST.get("form") == "choose" else withdraw
             place_errors(target, error, SESSION_FIELDS)
     context = {
-        "choose_form": choose if times and meeting.status == RequestStatus.DATES_PROPOSED else None,
-        "withdraw_form": withdraw if meeting.is_open else None,
+        # A form refused on submit stays on the page with its error, whatever the state now.
+        "choose_form": choose
+        if (times and meeting.status == RequestStatus.DATES_PROPOSED) or choose.errors
+        else None,
+        "withdraw_form": withdraw if meeting.is_open or withdraw.errors else None,
     }
     return None, context
 
@@ -279,7 +282,7 @@ def _coordinate_request(
         "decline": RequestStatus.DECLINED, "link": RequestStatus.SCHEDULED,
     }  # fmt: skip
     moves = COORDINATOR_MOVES[meeting.status]
-    shown = {name: form for name, form in forms_.items() if allowed[name] in moves}
+    shown = {name: form for name, form in forms_.items() if allowed[name] in moves or form.errors}
     return render(
         request,
         "engagement/request_detail.html",
@@ -426,6 +429,8 @@ def session_manage(request: HttpRequest, session_id: UUID) -> HttpResponse:
             return redirect(here)
         except services.EngagementError as error:
             place_errors(form, error, {})
+            if "" in error.errors:  # e.g. the session started meanwhile: the form may be gone
+                messages.error(request, error.errors[""])
         forms_[action] = form
     return render(
         request,
@@ -483,7 +488,7 @@ def session_detail(request: HttpRequest, session_id: UUID) -> HttpResponse:
         {
             "session": session,
             "places_left": services.places_left(session),
-            "form": form if open_ and mine is None else None,
+            "form": form if (open_ and mine is None) or form.errors else None,
             "mine": mine,
             "show_link": coordinator
             or (mine is not None and mine.status == RegistrationStatus.REGISTERED),
