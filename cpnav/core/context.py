@@ -34,6 +34,7 @@ def site(request: HttpRequest) -> dict[str, Any]:
             "nav_approval": Role.SUPERVISOR in roles,
             "nav_endorsement": Role.FEDERAL_SPONSOR in roles,
             "nav_ccht": Role.CCHT_REVIEWER in roles,
+            "nav_engagement": Role.ENGAGEMENT_COORDINATOR in roles,
             "unread_notices": Notification.objects.filter(user=user, read_at__isnull=True).count(),
             "user_roles": sorted(str(Role(role).label) for role in roles),
         }
