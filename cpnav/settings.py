@@ -102,6 +102,9 @@ INSTALLED_APPS = [
     "cpnav.grants",
     "cpnav.referrals",
     "cpnav.engagement",
+    "cpnav.reports",
+    "cpnav.exports",
+    "cpnav.imports",
 ]
 
 MIDDLEWARE = [

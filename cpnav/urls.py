@@ -15,6 +15,9 @@ urlpatterns = [
     path("", include("cpnav.grants.urls")),
     path("", include("cpnav.referrals.urls")),
     path("", include("cpnav.engagement.urls")),
+    path("", include("cpnav.reports.urls")),
+    path("", include("cpnav.exports.urls")),
+    path("", include("cpnav.imports.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,7 @@
+"""Grants over the API (being built)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["grants"])
