@@ -13,20 +13,21 @@ from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # The zones offered in forms: the states, D.C. and the territories. The API takes any IANA name.
 US_TIME_ZONES: Final = (
-    ("America/New_York", "Eastern (New York)"),
-    ("America/Chicago", "Central (Chicago)"),
-    ("America/Denver", "Mountain (Denver)"),
-    ("America/Phoenix", "Mountain, no daylight saving (Phoenix)"),
-    ("America/Los_Angeles", "Pacific (Los Angeles)"),
-    ("America/Anchorage", "Alaska (Anchorage)"),
-    ("America/Adak", "Hawaii-Aleutian (Adak)"),
-    ("Pacific/Honolulu", "Hawaii (Honolulu)"),
-    ("America/Puerto_Rico", "Atlantic (Puerto Rico, U.S. Virgin Islands)"),
-    ("Pacific/Guam", "Chamorro (Guam, Northern Mariana Islands)"),
-    ("Pacific/Pago_Pago", "Samoa (American Samoa)"),
+    ("America/New_York", gettext_lazy("Eastern (New York)")),
+    ("America/Chicago", gettext_lazy("Central (Chicago)")),
+    ("America/Denver", gettext_lazy("Mountain (Denver)")),
+    ("America/Phoenix", gettext_lazy("Mountain, no daylight saving (Phoenix)")),
+    ("America/Los_Angeles", gettext_lazy("Pacific (Los Angeles)")),
+    ("America/Anchorage", gettext_lazy("Alaska (Anchorage)")),
+    ("America/Adak", gettext_lazy("Hawaii-Aleutian (Adak)")),
+    ("Pacific/Honolulu", gettext_lazy("Hawaii (Honolulu)")),
+    ("America/Puerto_Rico", gettext_lazy("Atlantic (Puerto Rico, U.S. Virgin Islands)")),
+    ("Pacific/Guam", gettext_lazy("Chamorro (Guam, Northern Mariana Islands)")),
+    ("Pacific/Pago_Pago", gettext_lazy("Samoa (American Samoa)")),
 )
 _KNOWN: Final = frozenset(available_timezones())
 
