@@ -7,7 +7,11 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
 from cpnav.api.cases import router as cases_router
+from cpnav.api.engagement import router as engagement_router
+from cpnav.api.grants import router as grants_router
 from cpnav.api.policy import router as policy_router
+from cpnav.api.referrals import router as referrals_router
+from cpnav.api.reports import router as reports_router
 
 # docs_url=None: the interactive docs page would load scripts from a CDN, which
 # our CSP and privacy notice forbid. The OpenAPI document itself is served.
@@ -23,6 +27,10 @@ api = NinjaAPI(
 )
 api.add_router("/", policy_router)
 api.add_router("/", cases_router)
+api.add_router("/", engagement_router)
+api.add_router("/", grants_router)
+api.add_router("/", referrals_router)
+api.add_router("/", reports_router)
 
 
 def _error(
@@ -46,11 +54,24 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
     return _error(request, 401, "A valid API token is required (Authorization: Bearer ...).")
 
 
+def _path(loc: tuple[object, ...]) -> str:
+    """A JSON path into what the client sent: ("body", "payload", "capacity") -> $.capacity.
+
+    The first item says where (body, query, path); for a body, the second is the name of
+    the handler's parameter, which the client never sees.
+    """
+    parts = loc[2:] if loc[:1] == ("body",) and len(loc) > 2 else loc[1:]
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
 @api.exception_handler(ValidationError)
 def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
         {
-            "path": "$." + ".".join(str(p) for p in e.get("loc", ())[1:]),
+            "path": _path(tuple(e.get("loc", ()))),
             "message": str(e.get("msg", "")),
         }
         for e in exc.errors

@@ -62,9 +62,12 @@ def invitation(
     event.add("uid", session.uid)
     event.add("sequence", sequence)
     event.add("dtstamp", datetime.now(UTC))
-    start = session.starts_at.astimezone(zone(session.time_zone))
-    event.add("dtstart", start)
-    event.add("dtend", start + timedelta(minutes=session.duration_minutes))
+    tz = zone(session.time_zone)
+    event.add("dtstart", session.starts_at.astimezone(tz))
+    # Add the length in UTC: wall-clock arithmetic would be an hour off across a DST change.
+    event.add(
+        "dtend", (session.starts_at + timedelta(minutes=session.duration_minutes)).astimezone(tz)
+    )
     event.add("summary", session.title)
     event.add("description", _description(session, show_link=active and not cancelled))
     if active and not cancelled:

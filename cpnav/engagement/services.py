@@ -23,7 +23,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.validators import EmailValidator, URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
@@ -158,8 +158,8 @@ def _send(mails: list[Mail]) -> None:
             message.attach(part)
         try:
             message.send()
-        except (smtplib.SMTPException, OSError):
-            log.warning("engagement email not sent: %s", mail.subject)
+        except (smtplib.SMTPException, OSError, BadHeaderError):
+            log.warning("engagement email not sent: %s", subject)
 
 
 def _after_commit(mails: list[Mail]) -> None:
@@ -407,7 +407,7 @@ def _tell(meeting: MeetingRequest, actor: User | None, notice: str, note: str) -
             body += "\n\n" + _("Follow the request with the link in our first email.") + "\n"
         if meeting.requester is not None and meeting.requester.is_active:
             Notification.objects.create(user=meeting.requester, message=notice[:300], link=link)
-        _after_commit([Mail(meeting.contact_email, notice[:150], body)])
+        _after_commit([Mail(meeting.contact_email, notice.splitlines()[0][:150], body)])
         return
     Notification.objects.bulk_create(
         Notification(user=u, message=notice[:300], link=link) for u in coordinators()
@@ -418,6 +418,7 @@ def accept(
     http: HttpRequest | None, actor: User, meeting: MeetingRequest, *, version: int,
     note: str = "",
 ) -> MeetingRequest:  # fmt: skip
+    _require_coordinator(http, actor)
     notice = _("CCHT accepted meeting request %(ref)s. A coordinator will send the details.")
     return _move(http, actor, meeting, version, RequestStatus.ACCEPTED, note, {},
                  notice % {"ref": meeting.reference})  # fmt: skip
@@ -426,6 +427,7 @@ def accept(
 def decline(
     http: HttpRequest | None, actor: User, meeting: MeetingRequest, *, version: int, reason: str
 ) -> MeetingRequest:
+    _require_coordinator(http, actor)
     if not reason.strip():
         raise _fail("reason", _("Say why, so the agency knows what to do next."))
     if len(reason) > TEXT_LIMITS["reason"]:
@@ -454,6 +456,7 @@ def propose(
     note: str = "",
 ) -> MeetingRequest:
     """Offer other times, in a zone of the coordinator's choosing (the request's by default)."""
+    _require_coordinator(http, actor)
     errors: dict[str, str] = {}
     moments: list[datetime] = []
     if _zone_ok(errors, "time_zone", time_zone):
@@ -522,6 +525,7 @@ def link_session(
     http: HttpRequest | None, actor: User, meeting: MeetingRequest, session: Session, *,
     version: int,
 ) -> MeetingRequest:  # fmt: skip
+    _require_coordinator(http, actor)
     if session.is_cancelled or session.starts_at <= timezone.now():
         raise _fail("session", _("Choose a session that is still to come."))
     notice = "\n".join([
