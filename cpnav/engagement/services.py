@@ -148,9 +148,8 @@ class Mail:
 def _send(mails: list[Mail]) -> None:
     """Send after commit. A failure is logged; the change stands and the page offers the file."""
     for mail in mails:
-        message = EmailMultiAlternatives(
-            f"CP Navigator: {mail.subject}", mail.body, None, [mail.to]
-        )
+        subject = " ".join(mail.subject.split())  # a header holds no line breaks
+        message = EmailMultiAlternatives(f"CP Navigator: {subject}", mail.body, None, [mail.to])
         if mail.ics is not None:
             part = MIMEText(mail.ics.decode(), "calendar", "utf-8")
             part.set_param("method", mail.method)
