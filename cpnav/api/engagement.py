@@ -880,13 +880,8 @@ def _attendance_csv(items: list[AttendanceIn]) -> tuple[bytes, dict[int, int]]:
 def record_attendance(request: HttpRequest, session_id: UUID, payload: list[AttendanceIn]) -> Any:
     _need_write(request)
     session = services.get_managed_session(request, session_id)
-    registered = frozenset(
-        session.registrations.exclude(status=RegistrationStatus.CANCELLED).values_list(
-            "email", flat=True
-        )
-    )
     data, lines = _attendance_csv(payload)
-    parsed = attendance.parse(data, registered)
+    parsed = attendance.parse(data, services.attendance_emails(session))
     if not parsed.ok:
         errors = []
         for problem in parsed.problems:

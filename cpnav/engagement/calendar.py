@@ -62,12 +62,10 @@ def invitation(
     event.add("uid", session.uid)
     event.add("sequence", sequence)
     event.add("dtstamp", datetime.now(UTC))
-    tz = zone(session.time_zone)
-    event.add("dtstart", session.starts_at.astimezone(tz))
-    # Add the length in UTC: wall-clock arithmetic would be an hour off across a DST change.
-    event.add(
-        "dtend", (session.starts_at + timedelta(minutes=session.duration_minutes)).astimezone(tz)
-    )
+    event.add("dtstart", session.starts_at.astimezone(zone(session.time_zone)))
+    # A DURATION, not a local DTEND: an end in the repeated hour of a fall-back night would
+    # be read as the first of the two, an hour early (RFC 5545 3.3.5).
+    event.add("duration", timedelta(minutes=session.duration_minutes))
     event.add("summary", session.title)
     event.add("description", _description(session, show_link=active and not cancelled))
     if active and not cancelled:

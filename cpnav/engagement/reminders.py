@@ -1,6 +1,6 @@
 """Session reminders, 1 day and 1 hour before, sent by `cpnav send-reminders`.
 
-Each (registration, reminder) is claimed by inserting a SessionReminder row in
+Each (registration, reminder, start time) is claimed by inserting a SessionReminder row in
 the transaction that sends it: a rerun skips what was sent, a run killed before
 its commit sends it again, and two servers cannot both claim it.
 """
@@ -45,8 +45,10 @@ def send_due(now: datetime | None = None) -> RunReport:
         session__starts_at__lte=moment + longest,
     ).select_related("session")
     for registration in due:
-        left = registration.session.starts_at - moment
-        keys = [key for key, offset in OFFSETS if left <= offset]
+        starts = registration.session.starts_at
+        left = starts - moment
+        # The start is part of the key: a session moved later gets its reminders again.
+        keys = [f"{key}|{starts:%Y%m%dT%H%MZ}" for key, offset in OFFSETS if left <= offset]
         done = set(registration.reminders.values_list("key", flat=True))
         if keys[0] in done:
             report.skipped += 1
@@ -57,7 +59,7 @@ def send_due(now: datetime | None = None) -> RunReport:
 
 def _send_one(registration: Registration, keys: list[str], report: RunReport) -> None:
     session = registration.session
-    soon = keys[0] == "1h"
+    soon = keys[0].startswith("1h|")
     subject = (
         _("starts within the hour: %(title)s") if soon else _("starts within a day: %(title)s")
     ) % {"title": session.title}

@@ -949,12 +949,7 @@ def record_attendance(
     _require_coordinator(http, actor)
     _require_started(session)
     with transaction.atomic():
-        known = {
-            r.pk: r
-            for r in session.registrations.select_for_update().exclude(
-                status=RegistrationStatus.CANCELLED
-            )
-        }
+        known = {r.pk: r for r in _registered(session).select_for_update()}
         unknown = [str(pk) for pk in marks if pk not in known]
         if unknown:
             raise _fail("", _("Not registered for this session: %(ids)s") % {
@@ -975,10 +970,13 @@ def record_attendance(
     return changed
 
 
+def attendance_emails(session: Session) -> frozenset[str]:
+    """Who can be marked: the people holding a place (the waiting list had no link)."""
+    return frozenset(_registered(session).values_list("email", flat=True))
+
+
 def attendance_marks(session: Session, rows: Iterable[tuple[str, bool]]) -> dict[UUID, bool | None]:
-    by_email = {
-        r.email: r.pk for r in session.registrations.exclude(status=RegistrationStatus.CANCELLED)
-    }
+    by_email = dict(_registered(session).values_list("email", "pk"))
     return {by_email[email]: attended for email, attended in rows}
 
 

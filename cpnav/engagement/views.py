@@ -139,12 +139,12 @@ def _requester_actions(
         for i, t in enumerate(services.proposed(meeting))
     ]
     initial = {"version": meeting.version}
-    choose = ChooseForm(initial=initial, times=times)
-    withdraw = WithdrawForm(initial=initial)
+    choose = ChooseForm(initial=initial, times=times, auto_id="choose_%s")
+    withdraw = WithdrawForm(initial=initial, auto_id="withdraw_%s")
     if request.method == "POST":
         try:
             if request.POST.get("form") == "choose":
-                choose = ChooseForm(request.POST, times=times)
+                choose = ChooseForm(request.POST, times=times, auto_id="choose_%s")
                 if choose.is_valid():
                     services.choose_time(
                         request, actor, meeting, version=choose.cleaned_data["version"],
@@ -153,7 +153,7 @@ def _requester_actions(
                     messages.success(request, _("Thank you. CCHT will confirm the meeting."))
                     return redirect(here), {}
             elif request.POST.get("form") == "withdraw":
-                withdraw = WithdrawForm(request.POST)
+                withdraw = WithdrawForm(request.POST, auto_id="withdraw_%s")
                 if withdraw.is_valid():
                     services.withdraw(
                         request, actor, meeting, version=withdraw.cleaned_data["version"],
@@ -239,17 +239,17 @@ def _coordinate_request(
     initial = {"version": meeting.version, "time_zone": meeting.time_zone}
     upcoming = Session.objects.filter(status=SessionStatus.SCHEDULED, starts_at__gt=timezone.now())
     forms_: dict[str, forms.Form] = {
-        "accept": AcceptForm(initial=initial),
-        "propose": ProposeForm(initial=initial),
-        "decline": DeclineForm(initial=initial),
-        "link": LinkForm(initial=initial, sessions=upcoming),
+        "accept": AcceptForm(initial=initial, auto_id="accept_%s"),
+        "propose": ProposeForm(initial=initial, auto_id="propose_%s"),
+        "decline": DeclineForm(initial=initial, auto_id="decline_%s"),
+        "link": LinkForm(initial=initial, sessions=upcoming, auto_id="link_%s"),
     }
     action = request.POST.get("form", "")
     if request.method == "POST" and action in forms_:
         if action == "link":
-            form: forms.Form = LinkForm(request.POST, sessions=upcoming)
+            form: forms.Form = LinkForm(request.POST, sessions=upcoming, auto_id="link_%s")
         else:
-            form = type(forms_[action])(request.POST)
+            form = type(forms_[action])(request.POST, auto_id=f"{action}_%s")
         forms_[action] = form
         if form.is_valid():
             data = form.cleaned_data
@@ -378,27 +378,30 @@ def session_manage(request: HttpRequest, session_id: UUID) -> HttpResponse:
     held = list(session.registrations.exclude(status=RegistrationStatus.CANCELLED))
     registered = [r for r in held if r.status == RegistrationStatus.REGISTERED]
     forms_: dict[str, forms.Form] = {
-        "attendance": AttendanceForm(registrations=registered),
-        "import": AttendanceImportForm(),
-        "follow_up": FollowUpForm(),
-        "cancel": CancelSessionForm(initial={"version": session.version}),
+        "attendance": AttendanceForm(registrations=registered, auto_id="attendance_%s"),
+        "import": AttendanceImportForm(auto_id="import_%s"),
+        "follow_up": FollowUpForm(auto_id="follow_up_%s"),
+        "cancel": CancelSessionForm(initial={"version": session.version}, auto_id="cancel_%s"),
     }
     report: attendance.Parsed | None = None
     action = request.POST.get("form", "")
     if request.method == "POST" and action in forms_:
         try:
             if action == "attendance":
-                form: forms.Form = AttendanceForm(request.POST, registrations=registered)
+                form: forms.Form = AttendanceForm(
+                    request.POST, registrations=registered, auto_id="attendance_%s"
+                )
                 if form.is_valid():
                     assert isinstance(form, AttendanceForm)
                     n = services.record_attendance(request, user, session, form.marks())
                     messages.success(request, _("Attendance saved (%(n)d changed).") % {"n": n})
                     return redirect(here)
             elif action == "import":
-                form = AttendanceImportForm(request.POST, request.FILES)
+                form = AttendanceImportForm(request.POST, request.FILES, auto_id="import_%s")
                 if form.is_valid():
-                    emails = frozenset(r.email for r in held)
-                    report = attendance.parse(form.cleaned_data["file"].read(), emails)
+                    report = attendance.parse(
+                        form.cleaned_data["file"].read(), services.attendance_emails(session)
+                    )
                     if report.ok:
                         marks = services.attendance_marks(session, report.rows)
                         n = services.record_attendance(request, user, session, marks)
@@ -406,7 +409,7 @@ def session_manage(request: HttpRequest, session_id: UUID) -> HttpResponse:
                             "rows": len(report.rows), "n": n})  # fmt: skip
                         return redirect(here)
             elif action == "follow_up":
-                form = FollowUpForm(request.POST)
+                form = FollowUpForm(request.POST, auto_id="follow_up_%s")
                 if form.is_valid():
                     n = services.send_follow_up(
                         request, user, session,
@@ -416,7 +419,7 @@ def session_manage(request: HttpRequest, session_id: UUID) -> HttpResponse:
                     messages.success(request, _("Follow-up sent to %(n)d people.") % {"n": n})
                     return redirect(here)
             else:
-                form = CancelSessionForm(request.POST)
+                form = CancelSessionForm(request.POST, auto_id="cancel_%s")
                 if form.is_valid():
                     services.cancel_session(
                         request, user, session, version=form.cleaned_data["version"],
