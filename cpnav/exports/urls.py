@@ -1,4 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from cpnav.exports import views
 
 app_name = "exports"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("exports/", views.index, name="index"),
+    path("exports/<slug:dataset>/", views.export, name="export"),
+]
