@@ -4,27 +4,57 @@ The same services and access rules as the pages: a record outside the
 token owner's need to know is a 404, exactly as on the site.
 """
 
-from __future__ import annotations
-
-from datetime import date, datetime
-from typing import Any
+import threading
+import time
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema, Status
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer
+from ninja.throttling import BaseThrottle
+from pydantic import AfterValidator
 
 from cpnav.accounts import access, tokens
 from cpnav.accounts.models import Agency, User
-from cpnav.api.errors import ErrorOut
+from cpnav.api.errors import (
+    CREATE_ERRORS,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    error,
+    responses,
+)
 from cpnav.cases import services, workflow
-from cpnav.cases.models import CPRequest, Person
-from cpnav.policy import FactsError, parse_facts
+from cpnav.cases.models import (
+    Citizenship,
+    CivilStatus,
+    CPRequest,
+    CriminalStatus,
+    Person,
+    RequestKind,
+)
+from cpnav.cases.models import Form as CaseForm
+from cpnav.cases.models import Status as RequestStatus
+from cpnav.core.ratelimit import Limit, parse_rate
+from cpnav.policy import FactsError, NoRuleSetError, parse_facts
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TokenAuth(HttpBearer):
+    """A personal token: valid, unrevoked, unexpired, of an account that may sign in.
+
+    Reading needs the token's ``read`` scope (checked here, for every token route);
+    writing needs ``write`` (checked by each operation).
+    """
+
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         found = tokens.authenticate(request, token)
         if found is None:
@@ -32,11 +62,83 @@ class TokenAuth(HttpBearer):
         user, api_token = found
         request.user = user
         request.api_scopes = api_token.scopes  # type: ignore[attr-defined]
+        request.api_token_prefix = api_token.prefix  # type: ignore[attr-defined]
+        if request.method in SAFE_METHODS and "read" not in api_token.scopes:
+            raise access.forbidden(request, "api read scope")
         return user
 
 
-router = Router(tags=["cases"], auth=TokenAuth())
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+# --- Rate limit per token ----------------------------------------------------------
+# A fixed window in the shared cache, as cpnav.core.ratelimit counts anonymous
+# callers, but keyed by the token's public prefix instead of the client address:
+# a token's budget follows it across addresses, and one office behind a NAT does
+# not share one budget. Only calls with a valid token count (TokenAuth runs first).
+
+DEFAULT_RATE = "600/min"
+
+
+def token_rate() -> Limit:
+    """Setting API_TOKEN_RATE (env CPNAV_API_TOKEN_RATE), e.g. '600/min'."""
+    return parse_rate("CPNAV_API_TOKEN_RATE", getattr(settings, "API_TOKEN_RATE", DEFAULT_RATE))
+
+
+def hit_key(key: str, limit: Limit) -> int | None:
+    """Count one call against ``key``; seconds to wait if over the limit, else None."""
+    now = int(time.time())
+    window = now // limit.seconds
+    name = f"rl:{key}:{window}"
+    cache.add(name, 0, timeout=limit.seconds + 1)
+    try:
+        count = cache.incr(name)
+    except ValueError:  # expired between add and incr
+        cache.set(name, 1, timeout=limit.seconds + 1)
+        count = 1
+    if count > limit.requests:
+        return max(1, (window + 1) * limit.seconds - now)
+    return None
+
+
+class TokenRateThrottle(BaseThrottle):
+    """django-ninja throttle: 429 with Retry-After once a token spends its budget."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        prefix = getattr(request, "api_token_prefix", None)
+        if prefix is None:  # public calls have their own, per-address limit
+            return True
+        wait = hit_key(f"api-token:{prefix}", token_rate())
+        self._local.wait = wait
+        return wait is None
+
+    def wait(self) -> float | None:
+        wait: int | None = getattr(self._local, "wait", None)
+        return float(wait) if wait is not None else None
+
+
+# --- Pages of results ------------------------------------------------------------------
+
+MAX_PAGE = 500
+MAX_OFFSET = 1_000_000
+
+
+class PageInput(LimitOffsetPagination.Input):
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="Items per page.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Items to skip.")
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset pages with bounds: an offset past what a database can count is a 422,
+    not a server error."""
+
+    Input = PageInput
+
+
+router = Router(tags=["cases"], auth=TokenAuth(), throttle=TokenRateThrottle())
+# Every error a token operation can answer (engagement declares these); the
+# operations here declare the narrower sets from cpnav.api.errors.
+ERRORS = responses(400, 401, 403, 404, 409, 422, 429)
 
 
 def _user(request: HttpRequest) -> User:
@@ -51,6 +153,43 @@ def _need_write(request: HttpRequest) -> None:
         raise access.forbidden(request, "api write scope")
 
 
+# --- Dates the record can hold ---------------------------------------------------------
+# Dates far outside any real case (year 1, year 9999) are refused: the deadline
+# arithmetic adds days to them and would overflow.
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2199, 12, 31)
+DAY_RULE = f"A calendar date from {EARLIEST} to {LATEST}."
+
+
+def _moment(value: datetime) -> datetime:
+    if not EARLIEST.year < value.year < LATEST.year:
+        raise ValueError(f"must be between {EARLIEST.year + 1} and {LATEST.year - 1}")
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+Day = Annotated[date, Field(ge=EARLIEST, le=LATEST, description=DAY_RULE)]
+Moment = Annotated[
+    datetime,
+    AfterValidator(_moment),
+    Field(description="A date and time (ISO 8601); without an offset it is UTC."),
+]
+
+
+# Free text may not carry NUL characters, which PostgreSQL cannot store.
+NO_NUL = r"^[^\x00]*$"
+
+
+def text(max_length: int, *, min_length: int = 0, default: str = "") -> Any:
+    """A free-text field: bounded, and refused if it holds a NUL character."""
+    if min_length:
+        return Field(min_length=min_length, max_length=max_length, pattern=NO_NUL)
+    return Field(default, max_length=max_length, pattern=NO_NUL)
+
+
+Label = Annotated[str, Field(max_length=100, pattern=NO_NUL)]
+
+
 class AgencyOut(Schema):
     id: UUID
     name: str
@@ -59,14 +198,14 @@ class AgencyOut(Schema):
 
 class CaseIn(Schema):
     agency: UUID
-    case_number: str = Field(min_length=1, max_length=60)
-    trafficking_forms: list[str] = []
+    case_number: str = text(60, min_length=1)
+    trafficking_forms: list[CaseForm] = Field([], max_length=2)
     federal_partner: UUID | None = None
-    criminal_status: str = "investigating"
-    civil_status: str = "none"
-    civil_court: str = Field("", max_length=200)
-    civil_number: str = Field("", max_length=80)
-    civil_filed_on: date | None = None
+    criminal_status: CriminalStatus = CriminalStatus.INVESTIGATING
+    civil_status: CivilStatus = CivilStatus.NONE
+    civil_court: str = text(200)
+    civil_number: str = text(80)
+    civil_filed_on: Day | None = None
 
 
 class CaseOut(Schema):
@@ -82,18 +221,18 @@ class CaseOut(Schema):
 
 
 class PersonIn(Schema):
-    full_name: str = Field(min_length=1, max_length=300)
-    aliases: list[str] = []
-    date_of_birth: date | None = None
+    full_name: str = text(300, min_length=1)
+    aliases: list[Annotated[str, Field(max_length=300, pattern=NO_NUL)]] = Field([], max_length=20)
+    date_of_birth: Day | None = None
     age_estimate: int | None = Field(None, ge=0, le=120)
-    citizenship: str = "unknown"
-    country: str = Field("", max_length=80)
-    languages: list[str] = []
+    citizenship: Citizenship = Citizenship.UNKNOWN
+    country: str = text(80)
+    languages: list[Label] = Field([], max_length=20)
     interpreter_needed: bool = False
     a_number: str = Field("", pattern=r"^$|^[Aa]?-?\d{8,9}$")
-    contact: str = Field("", max_length=1000)
+    contact: str = text(1000)
     do_not_contact: bool = False
-    safe_contact: str = Field("", max_length=1000)
+    safe_contact: str = text(1000)
 
 
 class PersonOut(Schema):
@@ -106,17 +245,17 @@ class PersonOut(Schema):
 
 
 class FactsIn(Schema):
-    version: int
+    version: int = Field(ge=1)
     facts: dict[str, Any]
-    narrative: str = Field("", max_length=4000)
+    narrative: str = text(4000)
 
 
 class TransitionIn(Schema):
-    comment: str = Field("", max_length=4000)
-    information: str = Field("", max_length=4000)
-    due_date: date | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    comment: str = text(4000)
+    information: str = text(4000)
+    due_date: Day | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
 
 
 class EventOut(Schema):
@@ -142,6 +281,17 @@ class RequestOut(Schema):
     events: list[EventOut]
 
 
+class DecisionOut(Schema):
+    id: UUID
+    kind: str
+    information_requested: str
+    due_date: date | None
+    start_date: date | None
+    end_date: date | None
+    reason: str
+    recorded_at: datetime
+
+
 def _case_out(case: Any) -> dict[str, Any]:
     return {
         "id": case.pk, "case_number": case.case_number, "agency": case.agency,
@@ -161,20 +311,32 @@ def _request_out(request: HttpRequest, cp: CPRequest) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _error(
-    status: int, detail: str, fields: dict[str, str] | None = None
-) -> Status[dict[str, Any]]:
-    return Status(status, {"detail": detail,
-                           "errors": [{"path": f"$.{k}", "message": v} for k, v in (fields or {}).items()]})  # fmt: skip
+_error = error
 
 
-@router.get("/cases", response={200: list[CaseOut], **ERRORS}, summary="Cases you can see")
-@paginate(LimitOffsetPagination)
-def list_cases(request: HttpRequest) -> Any:
-    return [_case_out(c) for c in access.visible_cases(request.user).order_by("-updated_at", "pk")]
+class CaseFilters(Schema):
+    agency: UUID | None = Field(None, description="Only cases of this agency.")
+    criminal_status: CriminalStatus | None = None
+    civil_status: CivilStatus | None = None
+    updated_since: Moment | None = Field(None, description="Only cases changed at or after this.")
 
 
-@router.post("/cases", response={201: CaseOut, **ERRORS}, summary="Open a case")
+@router.get("/cases", response={200: list[CaseOut], **LIST_ERRORS}, summary="Cases you can see")
+@paginate(Pagination)
+def list_cases(request: HttpRequest, filters: Query[CaseFilters]) -> Any:
+    found = access.visible_cases(request.user)
+    if filters.agency:
+        found = found.filter(agency_id=filters.agency)
+    if filters.criminal_status:
+        found = found.filter(criminal_status=filters.criminal_status)
+    if filters.civil_status:
+        found = found.filter(civil_status=filters.civil_status)
+    if filters.updated_since:
+        found = found.filter(updated_at__gte=filters.updated_since)
+    return [_case_out(c) for c in found.order_by("-updated_at", "pk")]
+
+
+@router.post("/cases", response={201: CaseOut, **CREATE_ERRORS}, summary="Open a case")
 def create_case(request: HttpRequest, payload: CaseIn) -> Any:
     _need_write(request)
     agency = Agency.objects.filter(pk=payload.agency).first()
@@ -192,18 +354,18 @@ def create_case(request: HttpRequest, payload: CaseIn) -> Any:
         case = services.create_case(
             request, _user(request), agency, federal_partner=partner, **fields
         )
-    except services.CaseError as error:
-        return _error(422, str(error), error.fields)
+    except services.CaseError as failure:
+        return _error(422, str(failure), failure.fields)
     return Status(201, _case_out(case))
 
 
-@router.get("/cases/{case_id}", response={200: CaseOut, **ERRORS}, summary="One case")
+@router.get("/cases/{case_id}", response={200: CaseOut, **READ_ERRORS}, summary="One case")
 def get_case(request: HttpRequest, case_id: UUID) -> Any:
     return _case_out(access.get_case(request, case_id))
 
 
 @router.post(
-    "/cases/{case_id}/persons", response={201: PersonOut, **ERRORS}, summary="Add a person"
+    "/cases/{case_id}/persons", response={201: PersonOut, **CREATE_ERRORS}, summary="Add a person"
 )
 def add_person(request: HttpRequest, case_id: UUID, payload: PersonIn) -> Any:
     _need_write(request)
@@ -228,45 +390,77 @@ def _person_out(request: HttpRequest, person: Person, share: Any) -> dict[str, A
 
 
 @router.get(
-    "/persons/{person_id}", response={200: PersonOut, **ERRORS}, summary="One person (audited)"
+    "/persons/{person_id}", response={200: PersonOut, **READ_ERRORS}, summary="One person (audited)"
 )
 def get_person(request: HttpRequest, person_id: UUID) -> Any:
     person, share = access.get_person(request, person_id)
     return _person_out(request, person, share)
 
 
-@router.post("/persons/{person_id}/requests", response={201: RequestOut, **ERRORS},
+@router.post("/persons/{person_id}/requests", response={201: RequestOut, **CREATE_ERRORS},
              summary="Start a CP request")  # fmt: skip
-def start_request(request: HttpRequest, person_id: UUID, kind: str = "initial") -> Any:
+def start_request(
+    request: HttpRequest, person_id: UUID, kind: RequestKind = RequestKind.INITIAL
+) -> Any:
     _need_write(request)
     person, share = access.get_person(request, person_id)
     if share is not None:
         raise access.forbidden(request, "start request")
-    if kind not in {"initial", "extension"}:
-        return _error(422, "kind is initial or extension", {"kind": "unknown kind"})
     cp = services.start_request(request, _user(request), person, kind)
     return Status(201, _request_out(request, cp))
 
 
+class RequestFilters(Schema):
+    status: RequestStatus | None = None
+    kind: RequestKind | None = None
+    case: UUID | None = Field(None, description="Only requests of this case.")
+    person: UUID | None = Field(None, description="Only requests for this person.")
+    updated_since: Moment | None = Field(
+        None, description="Only requests changed at or after this."
+    )
+
+
 @router.get(
-    "/requests", response={200: list[RequestOut], **ERRORS}, summary="CP requests you can see"
+    "/requests", response={200: list[RequestOut], **LIST_ERRORS}, summary="CP requests you can see"
 )
-@paginate(LimitOffsetPagination)
-def list_requests(request: HttpRequest, status: str | None = None) -> Any:
+@paginate(Pagination)
+def list_requests(request: HttpRequest, filters: Query[RequestFilters]) -> Any:
     found = access.visible_requests(request.user).order_by("-updated_at", "pk")
-    if status:
-        found = found.filter(status=status)
+    if filters.status:
+        found = found.filter(status=filters.status)
+    if filters.kind:
+        found = found.filter(kind=filters.kind)
+    if filters.case:
+        found = found.filter(case_id=filters.case)
+    if filters.person:
+        found = found.filter(person_id=filters.person)
+    if filters.updated_since:
+        found = found.filter(updated_at__gte=filters.updated_since)
     return [_request_out(request, cp) for cp in found]
 
 
 @router.get(
-    "/requests/{request_id}", response={200: RequestOut, **ERRORS}, summary="One CP request"
+    "/requests/{request_id}", response={200: RequestOut, **READ_ERRORS}, summary="One CP request"
 )
 def get_request(request: HttpRequest, request_id: UUID) -> Any:
     return _request_out(request, access.get_cp_request(request, request_id))
 
 
-@router.put("/requests/{request_id}/facts", response={200: RequestOut, **ERRORS},
+@router.get(
+    "/requests/{request_id}/decisions",
+    response={200: list[DecisionOut], **READ_ERRORS},
+    summary="What CCHT recorded on a request (and withdrawals), oldest first",
+    description=(
+        "Decisions are made with transitions: `record_receipt`, `request_information` "
+        "(information, due_date), `grant` (start_date, end_date) and `deny` (comment)."
+    ),
+)
+def list_decisions(request: HttpRequest, request_id: UUID) -> Any:
+    cp = access.get_cp_request(request, request_id)
+    return list(cp.decisions.order_by("recorded_at", "pk"))
+
+
+@router.put("/requests/{request_id}/facts", response={200: RequestOut, **WRITE_ERRORS},
             summary="Replace a draft's facts (versioned)")  # fmt: skip
 def put_facts(request: HttpRequest, request_id: UUID, payload: FactsIn) -> Any:
     _need_write(request)
@@ -275,9 +469,9 @@ def put_facts(request: HttpRequest, request_id: UUID, payload: FactsIn) -> Any:
         raise access.forbidden(request, "edit request")
     try:
         parse_facts(payload.facts)
-    except FactsError as error:
+    except FactsError as failure:
         return _error(
-            422, "Some facts are not valid.", {p.removeprefix("$."): m for p, m in error.errors}
+            422, "Some facts are not valid.", {p.removeprefix("$."): m for p, m in failure.errors}
         )
     candidate = CPRequest(
         case=cp.case, person=cp.person, facts=payload.facts, sponsor_office=cp.sponsor_office
@@ -290,16 +484,16 @@ def put_facts(request: HttpRequest, request_id: UUID, payload: FactsIn) -> Any:
              "determination": candidate.determination, "rules_version": candidate.rules_version},
             "request.changed",
         )  # fmt: skip
-    except workflow.TransitionError as error:
-        return _error(422, str(error), error.fields)
-    except services.StaleVersion as error:
+    except workflow.TransitionError as failure:
+        return _error(422, str(failure), failure.fields)
+    except services.StaleVersion as failure:
         return _error(
-            409, f"Someone saved version {error.current.version} first; fetch it and merge."
+            409, f"Someone saved version {failure.current.version} first; fetch it and merge."
         )
     return _request_out(request, cp)
 
 
-@router.post("/requests/{request_id}/transitions/{name}", response={200: RequestOut, **ERRORS},
+@router.post("/requests/{request_id}/transitions/{name}", response={200: RequestOut, **WRITE_ERRORS},
              summary="Move a request along its route")  # fmt: skip
 def transition(request: HttpRequest, request_id: UUID, name: str, payload: TransitionIn) -> Any:
     _need_write(request)
@@ -308,8 +502,10 @@ def transition(request: HttpRequest, request_id: UUID, name: str, payload: Trans
         raise Http404("No such transition.")
     try:
         cp = workflow.perform(request, cp, name, _user(request), **payload.dict())
-    except workflow.TransitionError as error:
-        return _error(422 if error.fields else 409, str(error), error.fields)
+    except workflow.TransitionError as failure:
+        return _error(422 if failure.fields else 409, str(failure), failure.fields)
+    except NoRuleSetError as failure:
+        return _error(422, str(failure), {"start_date": str(failure)})
     return _request_out(request, cp)
 
 
@@ -384,13 +580,13 @@ def _draft_for_team(request: HttpRequest, request_id: UUID) -> CPRequest:
     return cp
 
 
-@router.get("/requests/{request_id}/interview", response={200: InterviewOut, **ERRORS},
+@router.get("/requests/{request_id}/interview", response={200: InterviewOut, **READ_ERRORS},
             summary="The next question of the guided request")  # fmt: skip
 def get_interview(request: HttpRequest, request_id: UUID) -> Any:
     return _interview_out(request, _draft_for_team(request, request_id))
 
 
-@router.post("/requests/{request_id}/interview/{question_id}", response={200: InterviewOut, **ERRORS},
+@router.post("/requests/{request_id}/interview/{question_id}", response={200: InterviewOut, **CREATE_ERRORS},
              summary="Answer one question (saved at once)")  # fmt: skip
 def post_answer(request: HttpRequest, request_id: UUID, question_id: str, payload: AnswerIn) -> Any:
     from cpnav.cases.interview_views import answers_with_prefill, interview_id, save_answers
@@ -410,13 +606,13 @@ def post_answer(request: HttpRequest, request_id: UUID, question_id: str, payloa
         updated = answer(interview, answers, question_id, raw, today=today)
     except KeyError:
         raise Http404("No such question.") from None
-    except AnswerError as error:
-        return _error(422, str(error), {"value": str(error)})
+    except AnswerError as failure:
+        return _error(422, str(failure), {"value": str(failure)})
     cp = save_answers(request, cp, interview, updated, today=today)
     return _interview_out(request, cp)
 
 
-@router.post("/requests/{request_id}/package", response={201: list[PackageOut], **ERRORS},
+@router.post("/requests/{request_id}/package", response={201: list[PackageOut], **CREATE_ERRORS},
              summary="Generate the request package (tagged PDF and DOCX)")  # fmt: skip
 def post_package(request: HttpRequest, request_id: UUID, supplement_b: bool = False) -> Any:
     from cpnav.documents import services as documents
@@ -426,13 +622,13 @@ def post_package(request: HttpRequest, request_id: UUID, supplement_b: bool = Fa
     cp = access.get_cp_request(request, request_id)
     try:
         made = documents.generate(request, cp, _user(request), supplement_b=supplement_b)
-    except PackageIncompleteError as error:
-        return Status(422, {"detail": str(error),
-                            "errors": [{"path": "$", "message": m} for m in error.missing]})  # fmt: skip
+    except PackageIncompleteError as failure:
+        return Status(422, {"detail": str(failure),
+                            "errors": [{"path": "$", "message": m} for m in failure.missing]})  # fmt: skip
     return Status(201, made)
 
 
-@router.get("/packages/{document_id}", response={200: None, **ERRORS},
+@router.get("/packages/{document_id}", response={200: None, **READ_ERRORS},
             summary="Download a generated package file")  # fmt: skip
 def get_package(request: HttpRequest, document_id: UUID) -> Any:
     from cpnav.documents.views import download

@@ -12,16 +12,40 @@ from cpnav.api.errors import ErrorOut
 from cpnav.core.ratelimit import hit, parse_rate
 from cpnav.policy import Determination, Facts, FactsError, NoRuleSetError, determine, parse_facts
 from cpnav.policy import rule_sets as all_rule_sets
+from cpnav.policy.rulesets import RuleSet
 
 router = Router(tags=["policy"])
 
-FACTS_SCHEMA = Facts.model_json_schema(ref_template="#/components/schemas/{model}")
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its nested models written out in place.
+
+    A `$ref` in an OpenAPI document points into the document itself, where these
+    models are not registered; inlined, the body schema stands on its own.
+    """
+    definitions = schema.pop("$defs", {})
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return expand(definitions[ref.removeprefix("#/$defs/")])
+            return {key: expand(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [expand(item) for item in node]
+        return node
+
+    expanded: dict[str, Any] = expand(schema)
+    return expanded
 
 
-def _too_many(request: HttpRequest) -> HttpResponse | None:
+FACTS_SCHEMA = _inlined(Facts.model_json_schema())
+
+
+def _too_many(request: HttpRequest, scope: str = "determinations") -> HttpResponse | None:
     wait = hit(
         request,
-        "determinations",
+        scope,
         parse_rate("CPNAV_API_ANONYMOUS_RATE", settings.API_ANONYMOUS_RATE),
     )
     if wait is None:
@@ -62,7 +86,8 @@ def create_determination(request: HttpRequest) -> Any:
             },
         )
     try:
-        facts = parse_facts(request.body)
+        # parse_facts would let a body that is not UTF-8 escape as UnicodeDecodeError.
+        facts = parse_facts(request.body.decode("utf-8"))
         return Status(200, determine(facts))
     except FactsError as error:
         return Status(
@@ -72,12 +97,27 @@ def create_determination(request: HttpRequest) -> Any:
                 "errors": [{"path": path, "message": message} for path, message in error.errors],
             },
         )
+    except UnicodeDecodeError:
+        return Status(
+            422,
+            {
+                "detail": "Some facts are not valid.",
+                "errors": [{"path": "$", "message": "invalid JSON: the body is not UTF-8 text"}],
+            },
+        )
     except NoRuleSetError as error:
         return Status(
             422, {"detail": str(error), "errors": [{"path": "$.as_of", "message": str(error)}]}
         )
 
 
-@router.get("/rules", summary="The CP rule sets, with effective dates and citations")
-def list_rules(request: HttpRequest) -> list[dict[str, Any]]:
+@router.get(
+    "/rules",
+    response={200: list[RuleSet], 429: ErrorOut},
+    summary="The CP rule sets, with effective dates and citations",
+)
+def list_rules(request: HttpRequest) -> Any:
+    limited = _too_many(request, "rules")
+    if limited is not None:
+        return limited
     return [rule_set.model_dump(mode="json") for rule_set in all_rule_sets()]
