@@ -273,6 +273,8 @@ CCHT_SLA_DAYS = env_int("CPNAV_CCHT_SLA_DAYS", 30, minimum=1, maximum=365)
 
 # Public, unauthenticated API calls per client address.
 API_ANONYMOUS_RATE = env_str("CPNAV_API_ANONYMOUS_RATE", "60/min")
+# Calls per personal API token (counted in the shared cache, per token).
+API_TOKEN_RATE = env_str("CPNAV_API_TOKEN_RATE", "600/min")
 # Engagement: who invitations come from, and the public forms' guards against abuse.
 ENGAGEMENT_ORGANIZER_EMAIL = env_str("CPNAV_ENGAGEMENT_EMAIL", "engagement@cpnav.invalid")
 PUBLIC_FORM_RATE = env_str("CPNAV_PUBLIC_FORM_RATE", "10/hour")

@@ -5,13 +5,11 @@ token owner's need to know is a 404, exactly as on the site.
 """
 
 import threading
-import time
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -42,7 +40,7 @@ from cpnav.cases.models import (
 )
 from cpnav.cases.models import Form as CaseForm
 from cpnav.cases.models import Status as RequestStatus
-from cpnav.core.ratelimit import Limit, parse_rate
+from cpnav.core.ratelimit import Limit, hit_key, parse_rate
 from cpnav.policy import FactsError, NoRuleSetError, parse_facts
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -74,28 +72,10 @@ class TokenAuth(HttpBearer):
 # a token's budget follows it across addresses, and one office behind a NAT does
 # not share one budget. Only calls with a valid token count (TokenAuth runs first).
 
-DEFAULT_RATE = "600/min"
-
 
 def token_rate() -> Limit:
     """Setting API_TOKEN_RATE (env CPNAV_API_TOKEN_RATE), e.g. '600/min'."""
-    return parse_rate("CPNAV_API_TOKEN_RATE", getattr(settings, "API_TOKEN_RATE", DEFAULT_RATE))
-
-
-def hit_key(key: str, limit: Limit) -> int | None:
-    """Count one call against ``key``; seconds to wait if over the limit, else None."""
-    now = int(time.time())
-    window = now // limit.seconds
-    name = f"rl:{key}:{window}"
-    cache.add(name, 0, timeout=limit.seconds + 1)
-    try:
-        count = cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.set(name, 1, timeout=limit.seconds + 1)
-        count = 1
-    if count > limit.requests:
-        return max(1, (window + 1) * limit.seconds - now)
-    return None
+    return parse_rate("CPNAV_API_TOKEN_RATE", settings.API_TOKEN_RATE)
 
 
 class TokenRateThrottle(BaseThrottle):

@@ -20,11 +20,11 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Router, Schema, Status
 from ninja.errors import AuthenticationError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from cpnav.accounts import access, tokens
 from cpnav.accounts.models import Agency, User
-from cpnav.api.cases import ERRORS, TokenAuth
+from cpnav.api.cases import ERRORS, Pagination, TokenAuth
 from cpnav.api.errors import ErrorOut
 from cpnav.core.ratelimit import hit, parse_rate
 from cpnav.engagement import attendance, services
@@ -447,7 +447,7 @@ def create_meeting_request(request: HttpRequest, payload: MeetingRequestIn) -> A
     response={200: list[MeetingRequestOut], **ERRORS},
     summary="Meeting requests: all for a coordinator, your own otherwise",
 )
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_meeting_requests(request: HttpRequest, status: RequestStatus | None = None) -> Any:
     _need_read(request)
     found = (
@@ -641,7 +641,7 @@ def _session_version(session: Session) -> int | None:
     summary="Upcoming public sessions (no token needed)",
 )
 @_public
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_sessions(request: HttpRequest) -> Any:
     return services.upcoming_public().order_by("starts_at", "pk")
 
@@ -743,7 +743,7 @@ def cancel_session(request: HttpRequest, session_id: UUID, payload: CancelIn) ->
     response={200: list[RegistrationOut], **ERRORS},
     summary="Who registered, in waiting order (coordinator)",
 )
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_registrations(
     request: HttpRequest, session_id: UUID, status: RegistrationStatus | None = None
 ) -> Any:
@@ -923,7 +923,7 @@ def follow_up(request: HttpRequest, session_id: UUID, payload: FollowUpIn) -> An
     response={200: list[AgencyEngagementOut], **ERRORS},
     summary="Engagement history by agency (coordinator)",
 )
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def engagement_by_agency(request: HttpRequest) -> Any:
     _need_read(request)
     _coordinator(request)

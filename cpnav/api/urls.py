@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
+from cpnav.api.cases import TokenRateThrottle
 from cpnav.api.cases import router as cases_router
 from cpnav.api.engagement import router as engagement_router
 from cpnav.api.grants import router as grants_router
@@ -20,6 +23,8 @@ api = NinjaAPI(
     version="1",
     urls_namespace="api",
     docs_url=None,
+    # Per token; routers with a throttle of their own use theirs instead.
+    throttle=TokenRateThrottle(),
     description=(
         "Continued Presence navigator. Errors always carry `detail` and `errors`. "
         "Case endpoints need a personal token: `Authorization: Bearer cpnav_...`."
@@ -65,6 +70,20 @@ def _path(loc: tuple[object, ...]) -> str:
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
+
+
+@api.exception_handler(Throttled)
+def too_many(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    wait = math.ceil(exc.wait or 1)
+    response = _error(request, 429, f"Too many requests: try again in {wait} seconds.")
+    response["Retry-After"] = str(wait)
+    return response
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """ninja's own refusals (e.g. a body that is not JSON) in the same shape as ours."""
+    return _error(request, exc.status_code, str(exc))
 
 
 @api.exception_handler(ValidationError)

@@ -30,16 +30,21 @@ def parse_rate(name: str, value: str) -> Limit:
 
 
 def hit(request: HttpRequest, scope: str, limit: Limit) -> int | None:
-    """Count one request; return seconds to wait if over the limit, else None."""
+    """Count one request from this address; seconds to wait if over the limit, else None."""
+    return hit_key(f"{scope}:{client_ip(request) or 'unknown'}", limit)
+
+
+def hit_key(key: str, limit: Limit) -> int | None:
+    """Count one call against ``key``; seconds to wait if over the limit, else None."""
     now = int(time.time())
     window = now // limit.seconds
-    key = f"rl:{scope}:{client_ip(request) or 'unknown'}:{window}"
-    cache.add(key, 0, timeout=limit.seconds + 1)
+    name = f"rl:{key}:{window}"
+    cache.add(name, 0, timeout=limit.seconds + 1)
     try:
-        count = cache.incr(key)
+        count = cache.incr(name)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=limit.seconds + 1)
+        cache.set(name, 1, timeout=limit.seconds + 1)
         count = 1
     if count > limit.requests:
-        return (window + 1) * limit.seconds - now
+        return max(1, (window + 1) * limit.seconds - now)
     return None
