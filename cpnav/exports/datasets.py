@@ -197,7 +197,11 @@ def grant_status(row: Row, today: date) -> str:
 def _grant_rows(user: User, filters: Filters, identifying: bool) -> Iterator[Row]:
     terms = GrantTerm.objects.filter(grant=OuterRef("pk"))
     first = terms.order_by("start", "pk")
-    ends = GrantEnd.objects.filter(grant=OuterRef("pk")).order_by("-effective_on", "-pk")
+    today = date.today()  # as the grant page does
+    # The latest end already in effect, as Grant.status reads it.
+    ends = GrantEnd.objects.filter(grant=OuterRef("pk"), effective_on__lte=today).order_by(
+        "-effective_on", "-pk"
+    )
     rows = narrow(
         grant_services.visible_grants(user),
         filters,
@@ -218,7 +222,6 @@ def _grant_rows(user: User, filters: Filters, identifying: bool) -> Iterator[Row
         ),
     )
     rows, extra = with_identity(rows, user, "person", identifying)
-    today = date.today()  # as the grant page does
     for row in stream(
         rows.order_by("created_at", "pk"),
         ["pk", "person_id", "person__case__case_number", "person__case__agency__name",

@@ -48,8 +48,9 @@ class Grant(models.Model):
 
     def status(self, today: date) -> str:
         """active, extension_requested, expired, ended or revoked."""
-        end_event = self.ends.order_by("-effective_on").first()
-        if end_event is not None and end_event.effective_on <= today:
+        # The latest end already in effect counts; one scheduled for later cannot hide it.
+        end_event = self.ends.filter(effective_on__lte=today).order_by("-effective_on").first()
+        if end_event is not None:
             return "revoked" if end_event.kind == EndKind.REVOKED else "ended"
         term = self.current_term()
         if term is None or term.end < today:

@@ -71,19 +71,23 @@ def reference(grant: Grant) -> str:
     return request_reference(first.request) if first else f"CP-{str(grant.pk)[:8].upper()}"
 
 
-def inputs_for(grant: Grant) -> DeadlineInputs:
-    term = grant.current_term()
-    requests = grant.person.requests.all()
-    pending_extension = requests.filter(kind="extension").exclude(
-        status__in=[Status.GRANTED, Status.DENIED, Status.WITHDRAWN]
-    ).order_by("created_at").first()  # fmt: skip
-    information = tuple(
+def information_inputs(requests: QuerySet[CPRequest]) -> tuple[InformationRequest, ...]:
+    """CCHT's requests for more information, each answered once the request moved on."""
+    return tuple(
         InformationRequest(d.due_date, d.request.status != Status.INFORMATION_REQUESTED)
         for d in Decision.objects.filter(
             request__in=requests, kind=DecisionKind.INFORMATION_REQUESTED, due_date__isnull=False
         ).select_related("request")
         if d.due_date is not None
     )
+
+
+def inputs_for(grant: Grant) -> DeadlineInputs:
+    term = grant.current_term()
+    requests = grant.person.requests.all()
+    pending_extension = requests.filter(kind="extension").exclude(
+        status__in=[Status.GRANTED, Status.DENIED, Status.WITHDRAWN]
+    ).order_by("created_at").first()  # fmt: skip
     end = grant.ends.exclude(kind=EndKind.REVOKED).order_by("-effective_on").first()
     return DeadlineInputs(
         reference=reference(grant),
@@ -93,7 +97,7 @@ def inputs_for(grant: Grant) -> DeadlineInputs:
         extension_requested_on=pending_extension.created_at.date() if pending_extension else None,
         lead_days=settings.EXTENSION_LEAD_DAYS,
         work_permit_expires=grant.work_permit_expires_on,
-        information_requests=information,
+        information_requests=information_inputs(requests),
         referrals=referral_inputs(grant.person),
         minor_identified_at=grant.person.minor_identified_at,
         hhs_notified_at=grant.person.hhs_notified_at,
@@ -111,7 +115,8 @@ class Row:
 
 
 def person_inputs(person: Person) -> DeadlineInputs:
-    """Before any grant: the HHS notice for a possible minor is already running."""
+    """Before any grant: the HHS notice for a possible minor, CCHT's information requests
+    and referral follow-ups are already running."""
     first = person.requests.order_by("created_at").first()
     from cpnav.cases.workflow import reference as request_reference
 
@@ -120,6 +125,7 @@ def person_inputs(person: Person) -> DeadlineInputs:
         agency_time_zone=person.case.agency.time_zone,
         minor_identified_at=person.minor_identified_at,
         hhs_notified_at=person.hhs_notified_at,
+        information_requests=information_inputs(person.requests.all()),
         referrals=referral_inputs(person),
     )
 

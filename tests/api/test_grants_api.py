@@ -235,11 +235,6 @@ def test_a_revocation_in_effect(route: Route, grant: Grant) -> None:
     assert api.call("get", "/grants?status=active").json()["count"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cpnav/grants/models.py Grant.status() reads only the latest-dated end event: an end "
-    "scheduled for later hides a revocation already in effect, and the grant shows as active",
-)
 def test_a_later_scheduled_end_does_not_hide_a_revocation(route: Route, grant: Grant) -> None:
     api = Api(route.investigator)
     url = f"/grants/{grant.pk}/ends"
@@ -335,11 +330,6 @@ def test_a_ccht_information_request_is_a_decision_with_a_due_date(route: Route) 
     assert [(d["kind"], d["due_date"]) for d in decisions] == [("information_requested", due)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cpnav/grants/services.py person_inputs() leaves out CCHT's information requests, "
-    "so before the first grant (every initial request) their due dates reach no dashboard",
-)
 def test_an_information_request_before_any_grant_is_a_deadline(route: Route) -> None:
     http = RequestFactory().post("/")
     cp = route.cp
