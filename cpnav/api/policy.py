@@ -86,8 +86,7 @@ def create_determination(request: HttpRequest) -> Any:
             },
         )
     try:
-        # parse_facts would let a body that is not UTF-8 escape as UnicodeDecodeError.
-        facts = parse_facts(request.body.decode("utf-8"))
+        facts = parse_facts(request.body)
         return Status(200, determine(facts))
     except FactsError as error:
         return Status(
@@ -95,14 +94,6 @@ def create_determination(request: HttpRequest) -> Any:
             {
                 "detail": "Some facts are not valid.",
                 "errors": [{"path": path, "message": message} for path, message in error.errors],
-            },
-        )
-    except UnicodeDecodeError:
-        return Status(
-            422,
-            {
-                "detail": "Some facts are not valid.",
-                "errors": [{"path": "$", "message": "invalid JSON: the body is not UTF-8 text"}],
             },
         )
     except NoRuleSetError as error:

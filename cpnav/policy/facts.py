@@ -213,6 +213,8 @@ def parse_facts(data: object) -> Facts:
                     )
                 ]
             ) from exc
+        except UnicodeDecodeError as exc:
+            raise FactsError([("$", f"not UTF-8 text (byte {exc.start})")]) from exc
     if not isinstance(data, dict):
         raise FactsError([("$", "expected a JSON object")])
     try:

@@ -52,6 +52,13 @@ def test_json_text_is_accepted() -> None:
     assert parse_facts('{"person": {"age_estimate": 16}}').person is not None
 
 
+def test_bytes_that_are_not_utf8_are_a_facts_error() -> None:
+    with pytest.raises(FactsError) as refused:
+        parse_facts(b'{"person": "\xff"}')
+    assert refused.value.errors[0][0] == "$"
+    assert "not UTF-8" in refused.value.errors[0][1]
+
+
 @pytest.mark.parametrize(
     ("data", "path", "message"),
     [
