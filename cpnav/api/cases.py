@@ -41,7 +41,7 @@ from cpnav.cases.models import (
 from cpnav.cases.models import Form as CaseForm
 from cpnav.cases.models import Status as RequestStatus
 from cpnav.core.ratelimit import Limit, hit_key, parse_rate
-from cpnav.policy import FactsError, NoRuleSetError, parse_facts
+from cpnav.policy import FactsError, parse_facts
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -484,8 +484,6 @@ def transition(request: HttpRequest, request_id: UUID, name: str, payload: Trans
         cp = workflow.perform(request, cp, name, _user(request), **payload.dict())
     except workflow.TransitionError as failure:
         return _error(422 if failure.fields else 409, str(failure), failure.fields)
-    except NoRuleSetError as failure:
-        return _error(422, str(failure), {"start_date": str(failure)})
     return _request_out(request, cp)
 
 

@@ -38,7 +38,14 @@ from cpnav.cases.models import (
     RequestEvent,
     Status,
 )
-from cpnav.policy import FactsError, determine, extension_term, parse_facts, term_for
+from cpnav.policy import (
+    FactsError,
+    NoRuleSetError,
+    determine,
+    extension_term,
+    parse_facts,
+    term_for,
+)
 from cpnav.policy.engine import is_minor_on
 from cpnav.policy.facts import Person as FactsPerson
 
@@ -306,11 +313,14 @@ def _apply(cp: CPRequest, name: str, actor: User, comment: str, data: dict[str, 
             raise TransitionError(_("Give the start date from CCHT's notice."),
                                   {"start_date": str(_("This is required."))})  # fmt: skip
         # An extension's length comes from the rules in force when it starts.
-        default_end = (
-            extension_term(start - timedelta(days=1)).end
-            if cp.kind == "extension"
-            else term_for(start).end
-        )
+        try:
+            default_end = (
+                extension_term(start - timedelta(days=1)).end
+                if cp.kind == "extension"
+                else term_for(start).end
+            )
+        except NoRuleSetError as error:  # a date before CP existed
+            raise TransitionError(str(error), {"start_date": str(error)}) from error
         end = data.get("end_date") or default_end
         if end < start:
             raise TransitionError(_("The end date is before the start date."),

@@ -162,6 +162,15 @@ def test_grant_refuses_an_end_before_the_start(rf: RequestFactory, route: Route)
     assert CPRequest.objects.get(pk=route.cp.pk).status == Status.SUBMITTED
 
 
+def test_grant_refuses_a_start_before_cp_existed(rf: RequestFactory, route: Route) -> None:
+    to_state(rf, route, Status.SUBMITTED)
+    with pytest.raises(TransitionError) as error:
+        act(rf, route, "grant", "reviewer", start_date=date(1999, 1, 4))
+    assert "start_date" in error.value.fields
+    assert CPRequest.objects.get(pk=route.cp.pk).status == Status.SUBMITTED
+    assert not Decision.objects.filter(request=route.cp).exists()
+
+
 def test_deny_needs_a_reason(rf: RequestFactory, route: Route) -> None:
     to_state(rf, route, Status.SUBMITTED)
     cp = act(rf, route, "deny", "reviewer", comment="Not a severe form.")
