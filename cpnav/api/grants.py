@@ -11,7 +11,6 @@ import datetime as dt
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import transaction
 from django.db.models import F, Max, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -200,12 +199,6 @@ def _editable_grant(request: HttpRequest, grant_id: UUID) -> tuple[User, Grant]:
     return user, grant
 
 
-class _Stale(Exception):
-    def __init__(self, current: int) -> None:
-        super().__init__("stale version")
-        self.current = current
-
-
 def _track(request: HttpRequest, grant_id: UUID, version: int, changes: dict[str, Any]) -> Any:
     """Record papers on the grant, the way the grant page's tracking form does, if nobody
     saved the grant since ``version``."""
@@ -216,16 +209,8 @@ def _track(request: HttpRequest, grant_id: UUID, version: int, changes: dict[str
     if future:
         return error(422, "A date is in the future.", future)
     try:
-        with transaction.atomic():
-            locked = (
-                Grant.objects.select_for_update(of=("self",))
-                .select_related("person__case__agency")
-                .get(pk=grant.pk)
-            )
-            if locked.version != version:
-                raise _Stale(locked.version)
-            services.update_tracking(request, locked, changes)
-    except _Stale as stale:
+        locked = services.update_tracking(request, grant, changes, version=version)
+    except services.StaleGrant as stale:
         message = (
             f"Someone saved version {stale.current} of this grant first; "
             "fetch it, check the change and retry with its version."

@@ -29,6 +29,7 @@ class TrackingForm(forms.Form):
         label=_("Referred to immigration counsel on"), required=False, widget=DATE
     )
     t_visa_filed_on = forms.DateField(label=_("T visa filed on"), required=False, widget=DATE)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -153,7 +153,18 @@ def deadlines(
     return sorted(rows, key=lambda row: row.deadline.due)
 
 
-def update_tracking(http: HttpRequest, grant: Grant, changes: dict[str, Any]) -> None:
+class StaleGrant(Exception):
+    """Someone saved the grant since the caller read it."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__("stale version")
+        self.current = current
+
+
+def update_tracking(
+    http: HttpRequest, grant: Grant, changes: dict[str, Any], *, version: int | None = None
+) -> Grant:
+    """Record papers on the grant; with ``version``, only if nobody saved it since."""
     received, expires = (
         changes.get("work_permit_received_on"),
         changes.get("work_permit_expires_on"),
@@ -161,12 +172,20 @@ def update_tracking(http: HttpRequest, grant: Grant, changes: dict[str, Any]) ->
     if received and expires and expires < received:
         raise GrantError(_("The work permit expires before it was received."))
     with transaction.atomic():
+        locked = (
+            Grant.objects.select_for_update(of=("self",))
+            .select_related("person__case__agency")
+            .get(pk=grant.pk)
+        )
+        if version is not None and locked.version != version:
+            raise StaleGrant(locked.version)
         for name, value in changes.items():
-            setattr(grant, name, value)
-        grant.version += 1
-        grant.save()
-        record("grant.changed", request=http, agency_id=grant.person.case.agency_id,
-               object_type="grant", object_id=grant.pk, details={"fields": sorted(changes)})  # fmt: skip
+            setattr(locked, name, value)
+        locked.version += 1
+        locked.save()
+        record("grant.changed", request=http, agency_id=locked.person.case.agency_id,
+               object_type="grant", object_id=locked.pk, details={"fields": sorted(changes)})  # fmt: skip
+    return locked
 
 
 def record_end(http: HttpRequest, actor: User, grant: Grant, kind: str, effective_on: date,

@@ -19,7 +19,7 @@ from cpnav.cases.models import Person
 from cpnav.grants import reminders, services
 from cpnav.grants.forms import EndForm, TrackingForm
 
-TRACKED = list(TrackingForm.base_fields)
+TRACKED = [name for name in TrackingForm.base_fields if name != "version"]
 
 
 def _user(request: HttpRequest) -> User:
@@ -54,7 +54,7 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     can_edit = access.can_edit_case(user, grant.person.case)
     tracking = TrackingForm(
         request.POST if request.POST.get("form") == "tracking" else None,
-        initial={name: getattr(grant, name) for name in TRACKED},
+        initial={"version": grant.version, **{name: getattr(grant, name) for name in TRACKED}},
     )
     ending = EndForm(request.POST if request.POST.get("form") == "end" else None)
     if request.method == "POST":
@@ -63,8 +63,16 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
         if request.POST.get("form") == "tracking" and tracking.is_valid():
             try:
                 services.update_tracking(
-                    request, grant, {n: tracking.cleaned_data[n] for n in TRACKED}
-                )
+                    request, grant, {n: tracking.cleaned_data[n] for n in TRACKED},
+                    version=tracking.cleaned_data["version"],
+                )  # fmt: skip
+            except services.StaleGrant as stale:
+                # Keep what was typed; the next save goes against the version now stored.
+                tracking.data = tracking.data.copy()
+                tracking.data["version"] = str(stale.current)
+                tracking.add_error(None, _("Someone saved this grant since you opened it. Check "
+                                           "the dates above against the saved ones and save "
+                                           "again."))  # fmt: skip
             except services.GrantError as error:
                 tracking.add_error(None, str(error))
             else:

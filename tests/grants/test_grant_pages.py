@@ -77,14 +77,21 @@ def test_tracking_and_end_of_protection(rf: RequestFactory, route: Route) -> Non
     grant = grant_route(rf, route, date(2025, 1, 15))
     client = signed_in(Client(), route.investigator)
     url = reverse("grants:grant", args=[grant.pk])
-    bad = client.post(url, {"form": "tracking", "t_visa_status": "unknown",
+    bad = client.post(url, {"form": "tracking", "t_visa_status": "unknown", "version": "1",
                             "work_permit_received_on": "2025-03-01", "work_permit_expires_on": "2025-01-01"})  # fmt: skip
     assert "expires before" in bad.content.decode()
-    future = client.post(url, {"form": "tracking", "t_visa_status": "unknown",
+    future = client.post(url, {"form": "tracking", "t_visa_status": "unknown", "version": "1",
                                "hhs_letter_on": (date.today() + timedelta(days=5)).isoformat()})  # fmt: skip
     assert "in the future" in future.content.decode()
-    client.post(url, {"form": "tracking", "t_visa_status": "referred", "t_visa_referred_on": "2025-02-01",
-                      "work_permit_received_on": "2025-03-01", "work_permit_expires_on": "2027-01-14"})  # fmt: skip
+    tracked = {"form": "tracking", "t_visa_status": "referred", "t_visa_referred_on": "2025-02-01",
+               "work_permit_received_on": "2025-03-01", "work_permit_expires_on": "2027-01-14"}  # fmt: skip
+    client.post(url, {**tracked, "version": str(grant.version)})
+    grant.refresh_from_db()
+    assert grant.t_visa_status == "referred"
+    # A second save from a page opened before the first is refused and keeps what was typed.
+    stale = client.post(url, {**tracked, "t_visa_status": "filed", "version": "1"})
+    assert "Someone saved this grant" in stale.content.decode()
+    assert 'value="2027-01-14"' in stale.content.decode()
     grant.refresh_from_db()
     assert grant.t_visa_status == "referred"
     assert grant.work_permit_expires_on == date(2027, 1, 14)
