@@ -68,8 +68,7 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
                 )  # fmt: skip
             except services.StaleGrant as stale:
                 # Keep what was typed; the next save goes against the version now stored.
-                tracking.data = tracking.data.copy()
-                tracking.data["version"] = str(stale.current)
+                tracking.data = {**request.POST.dict(), "version": str(stale.current)}
                 tracking.add_error(None, _("Someone saved this grant since you opened it. Check "
                                            "the dates above against the saved ones and save "
                                            "again."))  # fmt: skip
