@@ -35,6 +35,8 @@ def site(request: HttpRequest) -> dict[str, Any]:
             "nav_endorsement": Role.FEDERAL_SPONSOR in roles,
             "nav_ccht": Role.CCHT_REVIEWER in roles,
             "nav_engagement": Role.ENGAGEMENT_COORDINATOR in roles,
+            # Importing creates cases, so it is offered where the user investigates.
+            "nav_import": Role.INVESTIGATOR in roles,
             "unread_notices": Notification.objects.filter(user=user, read_at__isnull=True).count(),
             "user_roles": sorted(str(Role(role).label) for role in roles),
         }
