@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import available_timezones
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -275,6 +276,15 @@ CCHT_SLA_DAYS = env_int("CPNAV_CCHT_SLA_DAYS", 30, minimum=1, maximum=365)
 API_ANONYMOUS_RATE = env_str("CPNAV_API_ANONYMOUS_RATE", "60/min")
 # Calls per personal API token (counted in the shared cache, per token).
 API_TOKEN_RATE = env_str("CPNAV_API_TOKEN_RATE", "600/min")
+# Program metrics: counts from 1 to this minus one are suppressed in published or
+# exported aggregates; fiscal periods are read in this zone (CCHT's).
+REPORT_SUPPRESS_BELOW = env_int("CPNAV_SUPPRESS_BELOW", 5, minimum=2, maximum=100)
+REPORT_TIME_ZONE = env_str("CPNAV_REPORT_TIME_ZONE", "America/New_York")
+if REPORT_TIME_ZONE not in available_timezones():
+    raise ImproperlyConfigured(
+        f"CPNAV_REPORT_TIME_ZONE: expected a time zone name such as America/New_York, "
+        f"got {REPORT_TIME_ZONE!r}"
+    )
 # Engagement: who invitations come from, and the public forms' guards against abuse.
 ENGAGEMENT_ORGANIZER_EMAIL = env_str("CPNAV_ENGAGEMENT_EMAIL", "engagement@cpnav.invalid")
 PUBLIC_FORM_RATE = env_str("CPNAV_PUBLIC_FORM_RATE", "10/hour")

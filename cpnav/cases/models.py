@@ -136,6 +136,14 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        indexes = [
+            # Program metrics count possible minors by when they were identified.
+            models.Index(
+                fields=["minor_identified_at"],
+                name="person_minor_identified_at",
+                condition=models.Q(minor_identified_at__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         # Never the name: str() ends up in logs and admin pages.
@@ -211,7 +219,12 @@ class CPRequest(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["status", "submitted_at"])]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"]),
+            # Program metrics filter on these dates alone (cpnav.reports).
+            models.Index(fields=["submitted_at"], name="request_submitted_at"),
+            models.Index(fields=["decided_at"], name="request_decided_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.pk}"

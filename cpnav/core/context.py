@@ -37,6 +37,7 @@ def site(request: HttpRequest) -> dict[str, Any]:
             "nav_engagement": Role.ENGAGEMENT_COORDINATOR in roles,
             # Importing creates cases, so it is offered where the user investigates.
             "nav_import": Role.INVESTIGATOR in roles,
+            "nav_reports": bool(agencies),
             "unread_notices": Notification.objects.filter(user=user, read_at__isnull=True).count(),
             "user_roles": sorted(str(Role(role).label) for role in roles),
         }

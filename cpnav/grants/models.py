@@ -74,6 +74,8 @@ class GrantTerm(models.Model):
 
     class Meta:
         ordering = ["start"]
+        # Renewal metrics look terms up by their last day (cpnav.reports).
+        indexes = [models.Index(fields=["end"], name="grant_term_end")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(end__gte=models.F("start")), name="grant_term_end_after_start"
