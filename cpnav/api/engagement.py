@@ -471,6 +471,21 @@ def get_meeting_request(request: HttpRequest, request_id: UUID) -> Any:
     return _meeting_out(_meeting(request, request_id))
 
 
+def _moved(
+    meeting: MeetingRequest,
+    version: int,
+    move: Callable[[], MeetingRequest],
+    aliases: dict[str, str] | None = None,
+) -> Any:
+    """Run one move of a meeting request and answer it: the request, 422 or 409."""
+    try:
+        return _meeting_out(move())
+    except EngagementError as error:
+        return _refused(error, aliases)
+    except Stale:
+        return _stale("meeting request", version, _meeting_version(meeting))
+
+
 def _coordinator_meeting(request: HttpRequest, request_id: UUID) -> tuple[User, MeetingRequest]:
     """A write by a coordinator: 404 for what the caller cannot see, then 403."""
     _need_write(request)
@@ -485,15 +500,11 @@ def _coordinator_meeting(request: HttpRequest, request_id: UUID) -> tuple[User, 
 )
 def accept_meeting_request(request: HttpRequest, request_id: UUID, payload: NoteIn) -> Any:
     user, meeting = _coordinator_meeting(request, request_id)
-    try:
-        meeting = services.accept(
-            request, user, meeting, version=payload.version, note=payload.note
-        )
-    except EngagementError as error:
-        return _refused(error)
-    except Stale:
-        return _stale("meeting request", payload.version, _meeting_version(meeting))
-    return _meeting_out(meeting)
+    return _moved(
+        meeting,
+        payload.version,
+        lambda: services.accept(request, user, meeting, version=payload.version, note=payload.note),
+    )
 
 
 @router.post(
@@ -504,16 +515,15 @@ def accept_meeting_request(request: HttpRequest, request_id: UUID, payload: Note
 def propose_meeting_times(request: HttpRequest, request_id: UUID, payload: ProposeIn) -> Any:
     user, meeting = _coordinator_meeting(request, request_id)
     times = [services.LocalTime(day=item.date, at=item.time) for item in payload.times]
-    try:
-        meeting = services.propose(
-            request, user, meeting, version=payload.version, times=times,
-            time_zone=payload.time_zone or meeting.time_zone, note=payload.note,
-        )  # fmt: skip
-    except EngagementError as error:
-        return _refused(error)
-    except Stale:
-        return _stale("meeting request", payload.version, _meeting_version(meeting))
-    return _meeting_out(meeting)
+    zone = payload.time_zone or meeting.time_zone
+    return _moved(
+        meeting,
+        payload.version,
+        lambda: services.propose(
+            request, user, meeting, version=payload.version, times=times, time_zone=zone,
+            note=payload.note,
+        ),
+    )  # fmt: skip
 
 
 @router.post(
@@ -523,15 +533,13 @@ def propose_meeting_times(request: HttpRequest, request_id: UUID, payload: Propo
 )
 def decline_meeting_request(request: HttpRequest, request_id: UUID, payload: DeclineIn) -> Any:
     user, meeting = _coordinator_meeting(request, request_id)
-    try:
-        meeting = services.decline(
+    return _moved(
+        meeting,
+        payload.version,
+        lambda: services.decline(
             request, user, meeting, version=payload.version, reason=payload.reason
-        )
-    except EngagementError as error:
-        return _refused(error)
-    except Stale:
-        return _stale("meeting request", payload.version, _meeting_version(meeting))
-    return _meeting_out(meeting)
+        ),
+    )
 
 
 @router.post(
@@ -542,15 +550,14 @@ def decline_meeting_request(request: HttpRequest, request_id: UUID, payload: Dec
 def choose_meeting_time(request: HttpRequest, request_id: UUID, payload: ChooseIn) -> Any:
     _need_write(request)
     meeting = _meeting(request, request_id)
-    try:
-        meeting = services.choose_time(
+    return _moved(
+        meeting,
+        payload.version,
+        lambda: services.choose_time(
             request, _user(request), meeting, version=payload.version, index=payload.index
-        )
-    except EngagementError as error:
-        return _refused(error, CHOICE_FIELDS)
-    except Stale:
-        return _stale("meeting request", payload.version, _meeting_version(meeting))
-    return _meeting_out(meeting)
+        ),
+        CHOICE_FIELDS,
+    )
 
 
 @router.post(
@@ -561,15 +568,13 @@ def choose_meeting_time(request: HttpRequest, request_id: UUID, payload: ChooseI
 def withdraw_meeting_request(request: HttpRequest, request_id: UUID, payload: NoteIn) -> Any:
     _need_write(request)
     meeting = _meeting(request, request_id)
-    try:
-        meeting = services.withdraw(
+    return _moved(
+        meeting,
+        payload.version,
+        lambda: services.withdraw(
             request, _user(request), meeting, version=payload.version, note=payload.note
-        )
-    except EngagementError as error:
-        return _refused(error)
-    except Stale:
-        return _stale("meeting request", payload.version, _meeting_version(meeting))
-    return _meeting_out(meeting)
+        ),
+    )
 
 
 @router.post(
@@ -582,13 +587,11 @@ def link_meeting_session(request: HttpRequest, request_id: UUID, payload: LinkIn
     session = Session.objects.filter(pk=payload.session).first()
     if session is None:
         return _error(422, "No such session.", {"session": "No such session."})
-    try:
-        meeting = services.link_session(request, user, meeting, session, version=payload.version)
-    except EngagementError as error:
-        return _refused(error)
-    except Stale:
-        return _stale("meeting request", payload.version, _meeting_version(meeting))
-    return _meeting_out(meeting)
+    return _moved(
+        meeting,
+        payload.version,
+        lambda: services.link_session(request, user, meeting, session, version=payload.version),
+    )
 
 
 @router.post(

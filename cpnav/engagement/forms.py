@@ -25,15 +25,38 @@ class AgencyChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
         return obj.name
 
 
-class MeetingRequestForm(forms.Form):
-    contact_name = forms.CharField(label=_("Your name"), max_length=200)
-    contact_email = forms.EmailField(label=_("Your work email"), max_length=254)
-    contact_phone = forms.CharField(label=_("Work phone"), max_length=40, required=False)
+class _AgencyForm(forms.Form):
+    """An agency: one of the signed-in user's, or a name typed by someone without an account."""
+
     agency = AgencyChoice(
         label=_("Your agency"), queryset=Agency.objects.none(), required=False,
         empty_label=_("Another agency (type its name below)"),
     )  # fmt: skip
     agency_name = forms.CharField(label=_("Agency name"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, agencies: QuerySet[Agency] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if agencies is None:
+            del self.fields["agency"]
+            self.fields["agency_name"].required = True
+        else:
+            self.fields["agency"].queryset = agencies  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("agency") and not data.get("agency_name", "").strip():
+            self.add_error("agency_name", _("Give your agency's name."))
+        return data
+
+    def agency_and_name(self) -> tuple[Agency | None, str]:
+        agency = self.cleaned_data.get("agency")
+        return agency, agency.name if agency else self.cleaned_data["agency_name"]
+
+
+class MeetingRequestForm(_AgencyForm):
+    contact_name = forms.CharField(label=_("Your name"), max_length=200)
+    contact_email = forms.EmailField(label=_("Your work email"), max_length=254)
+    contact_phone = forms.CharField(label=_("Work phone"), max_length=40, required=False)
     jurisdiction = forms.ChoiceField(
         label=_("State or territory"), choices=[("", _("Choose")), *JURISDICTIONS]
     )
@@ -72,30 +95,22 @@ class MeetingRequestForm(forms.Form):
         help_text=_("For example a Spanish-language session."),
     )  # fmt: skip
 
-    def __init__(self, *args: Any, agencies: QuerySet[Agency] | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        if agencies is None:
-            del self.fields["agency"]
-            self.fields["agency_name"].required = True
-        else:
-            self.fields["agency"].queryset = agencies  # type: ignore[attr-defined]
+    field_order = ["contact_name", "contact_email", "contact_phone", "agency", "agency_name"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if not data.get("agency") and not data.get("agency_name", "").strip():
-            self.add_error("agency_name", _("Give your agency's name."))
+        data = super().clean()
         if not data.get("topics") and not data.get("topics_other", "").strip():
             self.add_error("topics", _("Choose a topic, or describe one under other topics."))
         return data
 
     def to_input(self) -> services.MeetingInput:
         data = self.cleaned_data
-        agency = data.get("agency")
+        agency, agency_name = self.agency_and_name()
         dates = [data[n] for n in ("preferred_1", "preferred_2", "preferred_3") if data.get(n)]
         return services.MeetingInput(
             contact_name=data["contact_name"], contact_email=data["contact_email"],
             contact_phone=data["contact_phone"], agency=agency,
-            agency_name=agency.name if agency else data["agency_name"],
+            agency_name=agency_name,
             jurisdiction=data["jurisdiction"], jurisdiction_detail=data["jurisdiction_detail"],
             audience=data["audience"], audience_size=data["audience_size"],
             topics=data["topics"], topics_other=data["topics_other"], preferred_dates=dates,
@@ -259,38 +274,19 @@ class CancelSessionForm(VersionForm):
     )  # fmt: skip
 
 
-class RegistrationForm(forms.Form):
+class RegistrationForm(_AgencyForm):
     full_name = forms.CharField(label=_("Full name"), max_length=200)
     email = forms.EmailField(
         label=_("Work email"), max_length=254,
         help_text=_("The invitation and the meeting link are sent here."),
     )  # fmt: skip
-    agency = AgencyChoice(
-        label=_("Agency"), queryset=Agency.objects.none(), required=False,
-        empty_label=_("Another agency (type its name below)"),
-    )  # fmt: skip
-    agency_name = forms.CharField(label=_("Agency name"), max_length=200, required=False)
-
-    def __init__(self, *args: Any, agencies: QuerySet[Agency] | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        if agencies is None:
-            del self.fields["agency"]
-            self.fields["agency_name"].required = True
-        else:
-            self.fields["agency"].queryset = agencies  # type: ignore[attr-defined]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if not data.get("agency") and not data.get("agency_name", "").strip():
-            self.add_error("agency_name", _("Give your agency's name."))
-        return data
+    field_order = ["full_name", "email", "agency", "agency_name"]
 
     def to_registrant(self) -> services.Registrant:
-        data = self.cleaned_data
-        agency = data.get("agency")
+        agency, agency_name = self.agency_and_name()
         return services.Registrant(
-            full_name=data["full_name"], email=data["email"], agency=agency,
-            agency_name=agency.name if agency else data["agency_name"],
+            full_name=self.cleaned_data["full_name"], email=self.cleaned_data["email"],
+            agency=agency, agency_name=agency_name,
         )  # fmt: skip
 
 
