@@ -133,9 +133,12 @@ def require_audit_access(request: HttpRequest) -> User:
 def is_engagement_coordinator(user: User | AnonymousUser) -> bool:
     """CCHT's engagement coordinators run meeting requests and sessions."""
     member = signed_in(user)
-    return member is not None and Membership.objects.filter(
-        user=member, role=Role.ENGAGEMENT_COORDINATOR, agency__is_ccht=True
-    ).exists()
+    return (
+        member is not None
+        and Membership.objects.filter(
+            user=member, role=Role.ENGAGEMENT_COORDINATOR, agency__is_ccht=True
+        ).exists()
+    )
 
 
 # --- Cases, people and CP requests -------------------------------------------
