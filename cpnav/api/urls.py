@@ -15,6 +15,7 @@ from cpnav.api.grants import router as grants_router
 from cpnav.api.policy import router as policy_router
 from cpnav.api.referrals import router as referrals_router
 from cpnav.api.reports import router as reports_router
+from cpnav.api.team import router as team_router
 
 # docs_url=None: the interactive docs page would load scripts from a CDN, which
 # our CSP and privacy notice forbid. The OpenAPI document itself is served.
@@ -36,6 +37,7 @@ api.add_router("/", engagement_router)
 api.add_router("/", grants_router)
 api.add_router("/", referrals_router)
 api.add_router("/", reports_router)
+api.add_router("/", team_router)
 
 
 def _error(
