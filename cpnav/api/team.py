@@ -4,7 +4,7 @@ The same services, access checks and upload path as the pages: a record outside
 the token owner's need to know is a 404; one they know but may not change is a 403.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, get_args
 from uuid import UUID
 
@@ -37,7 +37,7 @@ from cpnav.api.errors import (
     error,
 )
 from cpnav.audit.services import record
-from cpnav.cases import services, workflow
+from cpnav.cases import services
 from cpnav.cases.attachments import (
     AttachmentError,
     LimitedUploadHandler,
@@ -123,8 +123,6 @@ ShareableField = Literal[
     "full_name", "aliases", "date_of_birth", "a_number", "contact", "safe_contact"
 ]
 assert get_args(ShareableField) == Person.IDENTIFYING, "keep in step with Person.IDENTIFYING"
-# The page's rule (cpnav.cases.forms.ShareForm): a share lasts at most 90 days.
-MAX_SHARE_DAYS = 90
 
 
 class ShareIn(Schema):
@@ -135,7 +133,9 @@ class ShareIn(Schema):
         description="The identifying fields they may see; the rest is redacted.",
     )
     reason: str = text(200, min_length=1)
-    expires_at: Moment = Field(description=f"In the future, at most {MAX_SHARE_DAYS} days ahead.")
+    expires_at: Moment = Field(
+        description=f"In the future, at most {services.SHARE_MAX_DAYS} days ahead."
+    )
 
 
 class GranteeOut(Schema):
@@ -192,9 +192,6 @@ def share_person(request: HttpRequest, person_id: UUID, payload: ShareIn) -> Any
     grantee = User.objects.filter(pk=payload.grantee, is_active=True).first()
     if grantee is None:
         return error(422, "No active account has this id.", {"grantee": "no such active user"})
-    if payload.expires_at > timezone.now() + timedelta(days=MAX_SHARE_DAYS):
-        return error(422, f"A share lasts at most {MAX_SHARE_DAYS} days.",
-                     {"expires_at": f"at most {MAX_SHARE_DAYS} days ahead"})  # fmt: skip
     fields: list[str] = sorted(set(payload.fields))
     try:
         share = services.share_person(
@@ -293,12 +290,7 @@ def upload_attachment(
 ) -> Any:
     _need_write(request)
     cp = access.get_cp_request(request, request_id)
-    # The page's rule (cpnav.cases.views._attachment_upload): open requests, by the
-    # case team or the sponsor.
-    if not (
-        cp.is_open
-        and (access.on_case_team(request.user, cp.case) or workflow.is_sponsor(_user(request), cp))
-    ):
+    if not services.may_attach(_user(request), cp):
         raise access.forbidden(request, "attach file")
     try:
         stored = store(file.chunks(), name=file.name or "attachment")

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cpnav.accounts.models import Agency, Level
 from cpnav.cases.models import Case, Citizenship, CivilStatus, CriminalStatus, Form, Person
+from cpnav.cases.services import SHARE_MAX_DAYS
 from cpnav.check.forms import MEANS, PURPOSES, YES_NO_UNKNOWN
 
 A_NUMBER_HELP = _("The letter A and 8 or 9 digits, for example A012345678.")
@@ -280,6 +281,8 @@ class ShareForm(forms.Form):
         day: date = self.cleaned_data["expires_on"]
         if day <= date.today():
             raise forms.ValidationError(_("Choose a date after today."))
-        if day > date.today() + timedelta(days=90):
-            raise forms.ValidationError(_("A share lasts at most 90 days."))
+        if day > date.today() + timedelta(days=SHARE_MAX_DAYS):
+            raise forms.ValidationError(
+                _("A share lasts at most %(n)d days.") % {"n": SHARE_MAX_DAYS}
+            )
         return day

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -160,6 +160,17 @@ def editable(user: User, cp: CPRequest) -> bool:
     return cp.status == Status.DRAFT and access.on_case_team(user, cp.case)
 
 
+# A share is a short window for one specialist: at most this many days.
+SHARE_MAX_DAYS = 90
+
+
+def may_attach(user: User, cp: CPRequest) -> bool:
+    """Files go on an open request, from its case team or its federal sponsor."""
+    from cpnav.cases.workflow import is_sponsor  # workflow imports this module
+
+    return cp.is_open and (access.on_case_team(user, cp.case) or is_sponsor(user, cp))
+
+
 def share_person(
     http: HttpRequest,
     actor: User,
@@ -180,6 +191,10 @@ def share_person(
         raise CaseError(
             _("The share must end in the future."), {"expires_at": _("Choose a later date.")}
         )
+    # A day's grace: the page picks a date, whose end may fall a little past the limit.
+    if expires_at > timezone.now() + timedelta(days=SHARE_MAX_DAYS + 1):
+        message = _("A share lasts at most %(n)d days.") % {"n": SHARE_MAX_DAYS}
+        raise CaseError(message, {"expires_at": message})
     unknown = set(fields) - set(Person.IDENTIFYING)
     if unknown:
         raise CaseError(_("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})

@@ -402,10 +402,7 @@ def attachment_upload(request: HttpRequest, request_id: UUID) -> HttpResponse:
 @login_required
 def _attachment_upload(request: HttpRequest, request_id: UUID) -> HttpResponse:
     cp = access.get_cp_request(request, request_id)
-    if not (
-        cp.is_open
-        and (access.on_case_team(request.user, cp.case) or workflow.is_sponsor(_user(request), cp))
-    ):
+    if not services.may_attach(_user(request), cp):
         raise access.forbidden(request, "attach file")
     form = AttachmentForm(request.POST, request.FILES)
     refused = upload_refusal(request)  # set while request.FILES was parsed, just above
