@@ -1,0 +1,1 @@
+"""Synthetic, reproducible benchmark data (``cpnav synth``). Not a Django app: no models."""
