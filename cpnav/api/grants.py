@@ -41,8 +41,6 @@ router = Router(tags=["grants"], auth=TokenAuth(), throttle=TokenRateThrottle())
 GrantStatus = Literal["active", "extension_requested", "expired", "ended", "revoked"]
 DeadlineStatus = Literal["upcoming", "due_soon", "overdue", "done"]
 # Dates that record something that already happened (the grant page refuses future ones).
-PAST_ONLY = ("work_permit_received_on", "dhs_notified_hhs_on", "hhs_letter_on",
-             "t_visa_referred_on", "t_visa_filed_on")  # fmt: skip
 
 
 # --- Schemas -------------------------------------------------------------------------
@@ -203,11 +201,6 @@ def _track(request: HttpRequest, grant_id: UUID, version: int, changes: dict[str
     """Record papers on the grant, the way the grant page's tracking form does, if nobody
     saved the grant since ``version``."""
     user, grant = _editable_grant(request, grant_id)
-    today = dt.date.today()
-    future = {name: "This date is in the future." for name in PAST_ONLY
-              if changes.get(name) is not None and changes[name] > today}  # fmt: skip
-    if future:
-        return error(422, "A date is in the future.", future)
     try:
         locked = services.update_tracking(request, grant, changes, version=version)
     except services.StaleGrant as stale:
@@ -217,9 +210,8 @@ def _track(request: HttpRequest, grant_id: UUID, version: int, changes: dict[str
         )
         return error(409, message, {"version": message})
     except services.GrantError as failure:
-        field = "work_permit_expires_on" if "work_permit_expires_on" in changes else ""
-        return error(422, str(failure), {field: str(failure)})
-    return _grant_out(user, locked, today)
+        return error(422, str(failure), failure.fields or {"": str(failure)})
+    return _grant_out(user, locked, dt.date.today())
 
 
 # --- Grants --------------------------------------------------------------------------
@@ -307,8 +299,7 @@ def post_end(request: HttpRequest, grant_id: UUID, payload: EndIn) -> Any:
             request, user, grant, payload.kind, payload.effective_on, payload.reason
         )
     except services.GrantError as failure:
-        field = "reason" if not payload.reason.strip() else "effective_on"
-        return error(422, str(failure), {field: str(failure)})
+        return error(422, str(failure), failure.fields or {"": str(failure)})
     return Status(201, _grant_out(user, grant, dt.date.today()))
 
 

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -30,15 +27,6 @@ class TrackingForm(forms.Form):
     )
     t_visa_filed_on = forms.DateField(label=_("T visa filed on"), required=False, widget=DATE)
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        today = date.today()
-        for name in ("work_permit_received_on", "dhs_notified_hhs_on", "hhs_letter_on",
-                     "t_visa_referred_on", "t_visa_filed_on"):  # fmt: skip
-            if data.get(name) and data[name] > today:
-                self.add_error(name, _("This date is in the future."))
-        return data
 
 
 class EndForm(forms.Form):

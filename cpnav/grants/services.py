@@ -28,7 +28,16 @@ REFERRED = {TVisaStatus.REFERRED, TVisaStatus.FILED, TVisaStatus.APPROVED, TVisa
 
 
 class GrantError(ValueError):
-    pass
+    """A refusal to show the user; ``fields`` names the inputs it is about."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+# Papers that record something that already happened: never dated in the future.
+PAST_ONLY = ("work_permit_received_on", "dhs_notified_hhs_on", "hhs_letter_on",
+             "t_visa_referred_on", "t_visa_filed_on")  # fmt: skip
 
 
 def extension_dates(person: Person) -> tuple[date, date] | None:
@@ -165,12 +174,18 @@ def update_tracking(
     http: HttpRequest, grant: Grant, changes: dict[str, Any], *, version: int | None = None
 ) -> Grant:
     """Record papers on the grant; with ``version``, only if nobody saved it since."""
+    today = date.today()
+    future = {name: str(_("This date is in the future.")) for name in PAST_ONLY
+              if changes.get(name) is not None and changes[name] > today}  # fmt: skip
+    if future:
+        raise GrantError(_("A date is in the future."), future)
     received, expires = (
         changes.get("work_permit_received_on"),
         changes.get("work_permit_expires_on"),
     )
     if received and expires and expires < received:
-        raise GrantError(_("The work permit expires before it was received."))
+        message = _("The work permit expires before it was received.")
+        raise GrantError(message, {"work_permit_expires_on": message})
     with transaction.atomic():
         locked = (
             Grant.objects.select_for_update(of=("self",))
@@ -191,12 +206,14 @@ def update_tracking(
 def record_end(http: HttpRequest, actor: User, grant: Grant, kind: str, effective_on: date,
                reason: str) -> GrantEnd:  # fmt: skip
     if kind not in EndKind.values:
-        raise GrantError(_("Choose what happened."))
+        raise GrantError(_("Choose what happened."), {"kind": _("Choose what happened.")})
     if not reason.strip():
-        raise GrantError(_("Say why: the team and CCHT will read it."))
+        message = _("Say why: the team and CCHT will read it.")
+        raise GrantError(message, {"reason": message})
     first = grant.terms.order_by("start").first()
     if first is not None and effective_on < first.start:
-        raise GrantError(_("The date is before the grant started."))
+        message = _("The date is before the grant started.")
+        raise GrantError(message, {"effective_on": message})
     ended = GrantEnd.objects.create(grant=grant, kind=kind, effective_on=effective_on,
                                     reason=reason.strip(), recorded_by=actor)  # fmt: skip
     record("grant.ended", request=http, agency_id=grant.person.case.agency_id, object_type="grant",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,6 +27,12 @@ def _user(request: HttpRequest) -> User:
     user = access.signed_in(request.user)
     assert user is not None
     return user
+
+
+def _place(form: forms.Form, error: services.GrantError) -> None:
+    """The service's refusal on the fields it names, or on the whole form."""
+    for name, message in (error.fields or {"": str(error)}).items():
+        form.add_error(name if name in form.fields else None, message)
 
 
 @login_required
@@ -73,7 +80,7 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
                                            "the dates above against the saved ones and save "
                                            "again."))  # fmt: skip
             except services.GrantError as error:
-                tracking.add_error(None, str(error))
+                _place(tracking, error)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("grants:grant", grant_id=grant.pk)
@@ -82,7 +89,7 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
                 services.record_end(request, user, grant, ending.cleaned_data["kind"],
                                     ending.cleaned_data["effective_on"], ending.cleaned_data["reason"])  # fmt: skip
             except services.GrantError as error:
-                ending.add_error(None, str(error))
+                _place(ending, error)
             else:
                 messages.warning(
                     request,
