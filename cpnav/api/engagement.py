@@ -15,9 +15,8 @@ from functools import wraps
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.pagination import paginate
@@ -25,8 +24,8 @@ from ninja.pagination import paginate
 from cpnav.accounts import access, tokens
 from cpnav.accounts.models import Agency, User
 from cpnav.api.cases import ERRORS, Pagination, TokenAuth
-from cpnav.api.errors import ErrorOut
-from cpnav.core.ratelimit import hit, parse_rate
+from cpnav.api.errors import ErrorOut, anonymous_limit
+from cpnav.api.errors import error as error_out
 from cpnav.engagement import attendance, services
 from cpnav.engagement.models import (
     MeetingRequest,
@@ -74,26 +73,14 @@ def _coordinator(request: HttpRequest) -> User:
     return user
 
 
-def _path(name: str) -> str:
-    return f"$.{name}" if name else "$"
-
-
-def _error(
-    status: int, detail: str, fields: dict[str, str] | None = None
-) -> Status[dict[str, Any]]:
-    return Status(status, {"detail": detail,
-                           "errors": [{"path": _path(k), "message": v} for k, v in (fields or {}).items()]})  # fmt: skip
-
-
 def _refused(
     error: EngagementError, rename: dict[str, str] | None = None
 ) -> Status[dict[str, Any]]:
     """The service's refusal as 422, each message at the API's name for its field."""
     names = rename or {}
-    return Status(422, {"detail": str(error), "errors": [
-        {"path": _path(names.get(name, name)), "message": message}
-        for name, message in error.errors.items()
-    ]})  # fmt: skip
+    return error_out(
+        422, str(error), {names.get(name, name): message for name, message in error.errors.items()}
+    )
 
 
 def _stale(what: str, sent: int, current: int | None) -> Status[dict[str, Any]]:
@@ -102,20 +89,7 @@ def _stale(what: str, sent: int, current: int | None) -> Status[dict[str, Any]]:
         f"Someone changed this {what} after version {sent}{now}. "
         "Fetch it again, check the change and retry with the new version."
     )
-    return _error(409, message, {"version": message})
-
-
-def _too_many(request: HttpRequest) -> HttpResponse | None:
-    wait = hit(
-        request, "engagement", parse_rate("CPNAV_API_ANONYMOUS_RATE", settings.API_ANONYMOUS_RATE)
-    )
-    if wait is None:
-        return None
-    response = JsonResponse(
-        {"detail": f"Too many requests: try again in {wait} seconds.", "errors": []}, status=429
-    )
-    response["Retry-After"] = str(wait)
-    return response
+    return error_out(409, message, {"version": message})
 
 
 def _public(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -128,7 +102,7 @@ def _public(func: Callable[..., Any]) -> Callable[..., Any]:
         scheme, _, token = header.partition(" ")
         found = tokens.authenticate(request, token.strip()) if scheme.lower() == "bearer" else None
         if found is None:
-            limited = _too_many(request)
+            limited = anonymous_limit(request, "engagement")
             if limited is not None:
                 return limited
             if header:
@@ -586,7 +560,7 @@ def link_meeting_session(request: HttpRequest, request_id: UUID, payload: LinkIn
     user, meeting = _coordinator_meeting(request, request_id)
     session = Session.objects.filter(pk=payload.session).first()
     if session is None:
-        return _error(422, "No such session.", {"session": "No such session."})
+        return error_out(422, "No such session.", {"session": "No such session."})
     return _moved(
         meeting,
         payload.version,
@@ -678,12 +652,12 @@ def create_session(request: HttpRequest, payload: SessionCreateIn) -> Any:
     if payload.meeting_request is not None:
         meeting = services.visible_requests(user).filter(pk=payload.meeting_request).first()
         if meeting is None:
-            return _error(
+            return error_out(
                 422, "No such meeting request.", {"meeting_request": "No such meeting request."}
             )
         if payload.meeting_request_version is None:
             message = "Send the meeting request's version with it."
-            return _error(422, message, {"meeting_request_version": message})
+            return error_out(422, message, {"meeting_request_version": message})
     try:
         session = services.create_session(
             request, user, _session_input(payload), meeting,
@@ -763,7 +737,7 @@ def _registrant(user: User, payload: RegisterIn) -> services.Registrant | Status
         agency = services.member_agency(user, payload.agency)
         if agency is None:
             message = "Choose one of your own agencies."
-            return _error(422, message, {"agency": message})
+            return error_out(422, message, {"agency": message})
     else:
         theirs = list(services.requester_agencies(user)[:2])
         agency = theirs[0] if len(theirs) == 1 else None

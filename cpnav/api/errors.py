@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Schema, Status
+
+from cpnav.core.ratelimit import hit, parse_rate
 
 
 class FieldError(Schema):
@@ -46,3 +50,15 @@ def error(status: int, detail: str, fields: dict[str, str] | None = None) -> Sta
             ],
         },
     )
+
+
+def anonymous_limit(request: HttpRequest, scope: str) -> HttpResponse | None:
+    """A 429 once this address has spent its budget of calls without a token, else None."""
+    wait = hit(request, scope, parse_rate("CPNAV_API_ANONYMOUS_RATE", settings.API_ANONYMOUS_RATE))
+    if wait is None:
+        return None
+    response = JsonResponse(
+        {"detail": f"Too many requests: try again in {wait} seconds.", "errors": []}, status=429
+    )
+    response["Retry-After"] = str(wait)
+    return response

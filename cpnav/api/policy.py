@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest
 from ninja import Router, Status
 
-from cpnav.api.errors import ErrorOut
-from cpnav.core.ratelimit import hit, parse_rate
+from cpnav.api.errors import ErrorOut, anonymous_limit
 from cpnav.policy import Determination, Facts, FactsError, NoRuleSetError, determine, parse_facts
 from cpnav.policy import rule_sets as all_rule_sets
 from cpnav.policy.rulesets import RuleSet
@@ -42,21 +40,6 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
 FACTS_SCHEMA = _inlined(Facts.model_json_schema())
 
 
-def _too_many(request: HttpRequest, scope: str = "determinations") -> HttpResponse | None:
-    wait = hit(
-        request,
-        scope,
-        parse_rate("CPNAV_API_ANONYMOUS_RATE", settings.API_ANONYMOUS_RATE),
-    )
-    if wait is None:
-        return None
-    response = JsonResponse(
-        {"detail": f"Too many requests: try again in {wait} seconds.", "errors": []}, status=429
-    )
-    response["Retry-After"] = str(wait)
-    return response
-
-
 @router.post(
     "/determinations",
     response={200: Determination, 400: ErrorOut, 422: ErrorOut, 429: ErrorOut},
@@ -74,7 +57,7 @@ def _too_many(request: HttpRequest, scope: str = "determinations") -> HttpRespon
     },
 )
 def create_determination(request: HttpRequest) -> Any:
-    limited = _too_many(request)
+    limited = anonymous_limit(request, "determinations")
     if limited is not None:
         return limited
     if not request.content_type or request.content_type != "application/json":
@@ -108,7 +91,7 @@ def create_determination(request: HttpRequest) -> Any:
     summary="The CP rule sets, with effective dates and citations",
 )
 def list_rules(request: HttpRequest) -> Any:
-    limited = _too_many(request, "rules")
+    limited = anonymous_limit(request, "rules")
     if limited is not None:
         return limited
     return [rule_set.model_dump(mode="json") for rule_set in all_rule_sets()]
