@@ -15,6 +15,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cpnav.core.crypto import secret_digest
+
 
 class Level(models.TextChoices):
     FEDERAL = "federal", _("Federal")
@@ -275,7 +277,7 @@ class Invitation(models.Model):
 
     @staticmethod
     def hash_token(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
+        return secret_digest(token)
 
 
 class RecoveryCode(models.Model):
@@ -297,7 +299,7 @@ class RecoveryCode(models.Model):
     @staticmethod
     def hash_code(code: str) -> str:
         normalized = "".join(ch for ch in code.lower() if ch.isalnum())
-        return hashlib.sha256(normalized.encode()).hexdigest()
+        return secret_digest(normalized)
 
 
 class APIToken(models.Model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import timedelta
@@ -13,13 +12,10 @@ from django.utils import timezone
 from cpnav.accounts.models import APIToken, User
 from cpnav.audit.models import Outcome
 from cpnav.audit.services import record
+from cpnav.core.crypto import secret_digest
 
 SCOPES = ("read", "write")
 MAX_DAYS = 365
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def issue(
@@ -34,7 +30,7 @@ def issue(
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     token = APIToken.objects.create(
-        user=user, name=name[:100], prefix=prefix, token_hash=_hash(secret),
+        user=user, name=name[:100], prefix=prefix, token_hash=secret_digest(secret),
         scopes=sorted(set(scopes)), expires_at=timezone.now() + timedelta(days=days),
     )  # fmt: skip
     record("api_token.issued", request=request, actor=user, object_type="api_token",
@@ -56,7 +52,7 @@ def authenticate(request: HttpRequest, presented: str) -> tuple[User, APIToken] 
     token = APIToken.objects.select_related("user").filter(prefix=parts[1]).first()
     valid = (
         token is not None
-        and hmac.compare_digest(token.token_hash, _hash(parts[2]))
+        and hmac.compare_digest(token.token_hash, secret_digest(parts[2]))
         and token.is_usable
         and token.user.is_active
         and not token.user.is_locked

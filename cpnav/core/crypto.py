@@ -128,6 +128,15 @@ def normalize(value: str) -> str:
     return " ".join(folded.split())
 
 
+def secret_digest(secret: str) -> str:
+    """What is stored for a random secret handed out once (a link or API token): its SHA-256.
+
+    The secrets are long and random, so a plain hash is enough to keep a stolen
+    database from yielding working links; unlike blind_index it needs no key.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def blind_index(value: str, *, purpose: str) -> str:
     """Keyed hash for equality search; ``purpose`` keeps indexes of different things apart."""
     # The NUL separates purpose from value; a NUL inside purpose would let two

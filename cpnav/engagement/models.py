@@ -6,7 +6,6 @@ who gave their work contact details to take part.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Final
 
@@ -64,10 +63,6 @@ COORDINATOR_MOVES: Final[dict[str, frozenset[str]]] = {
 REQUESTER_MAY_WITHDRAW: Final = frozenset(
     {RequestStatus.SUBMITTED, RequestStatus.DATES_PROPOSED, RequestStatus.ACCEPTED}
 )
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class MeetingRequest(models.Model):

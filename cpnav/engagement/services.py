@@ -36,6 +36,7 @@ from cpnav.accounts import access
 from cpnav.accounts.models import JURISDICTIONS, Agency, Membership, Role, User
 from cpnav.audit.services import record
 from cpnav.cases.models import Notification
+from cpnav.core.crypto import secret_digest
 from cpnav.engagement import calendar
 from cpnav.engagement.models import (
     COORDINATOR_MOVES,
@@ -49,7 +50,6 @@ from cpnav.engagement.models import (
     Session,
     SessionStatus,
     Topic,
-    token_hash,
 )
 from cpnav.engagement.times import TimeError, local, today_in, zone
 from cpnav.guide.content import guide
@@ -276,7 +276,7 @@ def submit_request(
         fields["agency_name"] = data.agency.name
     with transaction.atomic():
         meeting = MeetingRequest.objects.create(
-            requester=requester, status_token_hash=token_hash(token), **fields
+            requester=requester, status_token_hash=secret_digest(token), **fields
         )
         _event(meeting, RequestStatus.SUBMITTED, requester, "")
         record(
@@ -337,7 +337,7 @@ def get_request(http: HttpRequest, request_id: UUID) -> MeetingRequest:
 def request_by_token(token: str) -> MeetingRequest | None:
     return (
         MeetingRequest.objects.select_related("session")
-        .filter(status_token_hash=token_hash(token))
+        .filter(status_token_hash=secret_digest(token))
         .first()
     )
 
@@ -811,7 +811,7 @@ def register(
         registration.status = status
         registration.queued_at = now
         registration.cancelled_at = None
-        registration.manage_token_hash = token_hash(token)
+        registration.manage_token_hash = secret_digest(token)
         mail = _confirmation(registration, token)
         try:
             with transaction.atomic():
@@ -870,7 +870,7 @@ def _promote(session: Session) -> list[Mail]:
 def registration_by_token(token: str) -> Registration | None:
     return (
         Registration.objects.select_related("session")
-        .filter(manage_token_hash=token_hash(token))
+        .filter(manage_token_hash=secret_digest(token))
         .first()
     )
 

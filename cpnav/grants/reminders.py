@@ -26,6 +26,7 @@ from icalendar import Calendar, Event
 from cpnav.accounts import access
 from cpnav.accounts.models import User
 from cpnav.cases.models import Notification, Person
+from cpnav.core.crypto import secret_digest
 from cpnav.grants.deadlines import Deadline, compute, due_reminders, reminder_key
 from cpnav.grants.models import CalendarFeed, Grant, ReminderSent
 from cpnav.grants.services import Row, deadlines, inputs_for, visible_grants
@@ -104,19 +105,17 @@ def _send_one(
 # --- Calendars -------------------------------------------------------------
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_feed(user: User) -> str:
     """Make (or replace, revoking the old address) the user's private feed; returns the token."""
     token = secrets.token_urlsafe(32)
-    CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": _hash(token)})
+    CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": secret_digest(token)})
     return token
 
 
 def feed_user(token: str) -> User | None:
-    feed = CalendarFeed.objects.select_related("user").filter(token_hash=_hash(token)).first()
+    feed = (
+        CalendarFeed.objects.select_related("user").filter(token_hash=secret_digest(token)).first()
+    )
     if feed is None or not feed.user.is_active:
         return None
     return feed.user

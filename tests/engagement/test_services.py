@@ -24,6 +24,7 @@ from icalendar import Calendar, Event
 from cpnav.accounts.models import Agency, Role, User
 from cpnav.audit.models import AuditEvent
 from cpnav.cases.models import Notification
+from cpnav.core.crypto import secret_digest
 from cpnav.engagement import attendance, services
 from cpnav.engagement.models import (
     MeetingRequest,
@@ -33,7 +34,6 @@ from cpnav.engagement.models import (
     RequestStatus,
     Session,
     SessionStatus,
-    token_hash,
 )
 from cpnav.engagement.services import EngagementError, LocalTime, Stale
 from tests.conftest import MakeUser
@@ -91,7 +91,7 @@ def test_a_public_request_is_recorded_and_coordinators_are_told(
     assert meeting.preferred_dates == [future_day(20).isoformat(), future_day(30).isoformat()]
     assert meeting.reference == f"MR-{str(meeting.pk)[:8].upper()}"
     # Only the token's hash is kept; the token finds the request.
-    assert meeting.status_token_hash == token_hash(token) != token
+    assert meeting.status_token_hash == secret_digest(token) != token
     assert services.request_by_token(token) == meeting
     assert services.request_by_token(token + "x") is None
     (event,) = MeetingRequestEvent.objects.filter(meeting_request=meeting)
@@ -934,7 +934,7 @@ def test_registered_then_waitlisted_when_full(
     assert (second.status, second.user) == ("waitlisted", None)
     assert services.places_left(session) == 0
     assert services.registration_by_token(token) == first
-    assert first.manage_token_hash == token_hash(token)
+    assert first.manage_token_hash == secret_digest(token)
     # The place comes with the invitation and the link; the waiting list with neither.
     (invitation,) = mails_to("ana@agency.example")
     cal, event = the_event(invitation)
