@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -19,19 +18,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cpnav.engagement.models import Registration, RegistrationStatus, SessionReminder, SessionStatus
-from cpnav.engagement.services import _when
+from cpnav.engagement.services import when_text
+from cpnav.grants.reminders import RunReport
 
 log = logging.getLogger("cpnav.reminders")
 
 # Key, how long before the start it goes out. The nearer one wins when both are due.
 OFFSETS: Final = (("1h", timedelta(hours=1)), ("1d", timedelta(days=1)))
-
-
-@dataclass
-class RunReport:
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
 
 
 def send_due(now: datetime | None = None) -> RunReport:
@@ -68,7 +61,7 @@ def _send_one(registration: Registration, keys: list[str], report: RunReport) ->
             _("A reminder: you are registered for this session."),
             "",
             session.title,
-            _when(session),
+            when_text(session),
             "",
             _("Join: %(link)s") % {"link": session.meeting_link},
         ]

@@ -166,7 +166,8 @@ def _after_commit(mails: list[Mail]) -> None:
         transaction.on_commit(lambda: _send(mails))
 
 
-def _when(session: Session) -> str:
+def when_text(session: Session) -> str:
+    """The start as people read it in mail: weekday, date and time in the session's zone."""
     start = session.starts_at.astimezone(zone(session.time_zone))
     return f"{start:%A %d %B %Y, %H:%M} ({session.time_zone})"
 
@@ -176,7 +177,7 @@ def _invite(registration: Registration, method: str, subject: str, lead: str) ->
     session = registration.session
     registration.sequence += 1
     ics = calendar.invitation(session, registration, method, registration.sequence)  # type: ignore[arg-type]
-    lines = [lead, "", session.title, _when(session)]
+    lines = [lead, "", session.title, when_text(session)]
     if method == "REQUEST":
         lines += ["", _("Join: %(link)s") % {"link": session.meeting_link}]
     return Mail(registration.email, subject, "\n".join(lines) + "\n", ics, method)
@@ -529,7 +530,7 @@ def link_session(
         raise _fail("session", _("Choose a session that is still to come."))
     notice = "\n".join([
         _("Meeting request %(ref)s is scheduled: %(title)s, %(when)s.")
-        % {"ref": meeting.reference, "title": session.title, "when": _when(session)},
+        % {"ref": meeting.reference, "title": session.title, "when": when_text(session)},
         _("Each participant registers here to get the calendar invitation and the link:"),
         _site_link("engagement:session", session.pk),
     ])  # fmt: skip
@@ -839,7 +840,7 @@ def _confirmation(registration: Registration, token: str) -> Mail:
         lead = _("The session is full, so you are on the waiting list. If a place opens, "
                  "we will send the invitation.")  # fmt: skip
         mail = Mail(registration.email, _("waiting list: %(title)s") % {"title": session.title},
-                    "\n".join([lead, "", session.title, _when(session)]) + "\n")  # fmt: skip
+                    "\n".join([lead, "", session.title, when_text(session)]) + "\n")  # fmt: skip
     mail.body += "\n" + _manage_line(token) + "\n"
     return mail
 
