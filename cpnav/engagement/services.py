@@ -168,7 +168,7 @@ def _after_commit(mails: list[Mail]) -> None:
 
 def when_text(session: Session) -> str:
     """The start as people read it in mail: weekday, date and time in the session's zone."""
-    start = session.starts_at.astimezone(zone(session.time_zone))
+    start = local_start(session)
     return f"{start:%A %d %B %Y, %H:%M} ({session.time_zone})"
 
 
