@@ -16,7 +16,7 @@ from django.db import connection, connections
 from cpnav.accounts.models import User
 from cpnav.engagement import reminders, services
 from cpnav.engagement.models import Registration, RegistrationStatus, Session, SessionReminder
-from cpnav.engagement.reminders import RunReport
+from cpnav.grants.reminders import RunReport
 from tests.engagement.helpers import make_session, person
 from tests.mailserver import Inbox
 
