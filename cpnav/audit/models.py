@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
+from uuid import UUID
 
 from django.db import models
 
@@ -69,22 +70,10 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("audit events cannot be deleted")
 
     def compute_hash(self) -> str:
-        return chain_hash(self.canonical_fields(), self.prev_hash)
+        return event_hash(self)
 
     def canonical_fields(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": format_time(self.at),
-            "actor_id": str(self.actor_id) if self.actor_id else None,
-            "actor_label": self.actor_label,
-            "agency_id": str(self.agency_id) if self.agency_id else None,
-            "action": self.action,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "outcome": self.outcome,
-            "source_ip": self.source_ip,
-            "details": self.details,
-        }
+        return canonical_fields(self)
 
 
 class ChainHead(models.Model):
@@ -107,6 +96,43 @@ def format_time(value: datetime) -> str:
     """UTC to the hundredth of a second, the precision the chain is built on."""
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 10000:02d}Z"
+
+
+class EventFields(Protocol):
+    """What the chain hash covers: an AuditEvent, or a row planned without the ORM."""
+
+    seq: int
+    at: datetime
+    actor_id: UUID | None
+    actor_label: str
+    agency_id: UUID | None
+    action: str
+    object_type: str
+    object_id: str
+    outcome: str
+    source_ip: str
+    details: Any
+    prev_hash: str
+
+
+def canonical_fields(event: EventFields) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": format_time(event.at),
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "actor_label": event.actor_label,
+        "agency_id": str(event.agency_id) if event.agency_id else None,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "outcome": event.outcome,
+        "source_ip": event.source_ip,
+        "details": event.details,
+    }
+
+
+def event_hash(event: EventFields) -> str:
+    return chain_hash(canonical_fields(event), event.prev_hash)
 
 
 def chain_hash(fields: dict[str, Any], prev_hash: str) -> str:

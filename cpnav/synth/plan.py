@@ -9,6 +9,7 @@ never sit in memory at once.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,7 @@ from cpnav.accounts.models import (
     Role,
     User,
 )
-from cpnav.audit.models import AuditEvent, Outcome
+from cpnav.audit.models import Outcome, event_hash
 from cpnav.cases.models import (
     Case,
     CaseMember,
@@ -41,6 +42,7 @@ from cpnav.cases.models import (
     DecisionKind,
     Form,
     Person,
+    RequestEvent,
     RequestKind,
     Status,
 )
@@ -95,12 +97,22 @@ CCHT_ROLES = (
 )  # fmt: skip
 
 ALL_STATUSES: tuple[str, ...] = tuple(Status.values)
+# Choice lists computed once: TextChoices.values builds a new list on every access.
+CRIMINAL_STATUSES = tuple(CriminalStatus.values)
+T_VISA_STATUSES = tuple(TVisaStatus.values)
+END_KINDS = tuple(EndKind.values)
+REFERRAL_STATUSES = tuple(ReferralStatus.values)
+OUTCOMES = tuple(Outcome.values)
+OUTCOME_CUM_WEIGHTS = tuple(itertools.accumulate((96, 2, 2)))
 # How often each status is drawn after the first few requests (which cover every status).
 STATUS_WEIGHTS = {
     Status.DRAFT: 8, Status.AWAITING_SUPERVISOR: 5, Status.AWAITING_SPONSOR: 5,
     Status.SUBMITTED: 10, Status.INFORMATION_REQUESTED: 4, Status.GRANTED: 50,
     Status.DENIED: 10, Status.WITHDRAWN: 8,
 }  # fmt: skip
+
+WEIGHTED_STATUSES = tuple(STATUS_WEIGHTS)
+STATUS_CUM_WEIGHTS = tuple(itertools.accumulate(STATUS_WEIGHTS.values()))
 
 AUDIT_ACTIONS = (
     ("case.viewed", "case"), ("case.created", "case"), ("person.viewed", "person"),
@@ -264,7 +276,7 @@ class CaseBatch:
 
 # The order rows must be inserted in (foreign keys first).
 CASE_TABLES: tuple[type[models.Model], ...] = (
-    Case, CaseMember, Person, CPRequest, Decision, Grant, GrantTerm, GrantEnd, Referral,
+    Case, CaseMember, Person, CPRequest, RequestEvent, Decision, Grant, GrantTerm, GrantEnd, Referral,
     ReferralEvent,
 )  # fmt: skip
 
@@ -289,6 +301,21 @@ def _facts(rng: random.Random, forms: list[str], minor: bool) -> dict[str, Any]:
         "witness": {"potential_witness": rng.random() < 0.9,
                     "civil_action_1595_filed": rng.random() < 0.1},
     }  # fmt: skip
+
+
+class _History:
+    """A request's RequestEvent rows, each transition from the status the last one left."""
+
+    def __init__(self, out: CaseBatch, cp: CPRequest) -> None:
+        self.out, self.cp, self.status = out, cp, str(Status.DRAFT)
+
+    def add(self, name: str, to: str, actor: User, at: datetime, comment: str = "") -> None:
+        event = RequestEvent(
+            request=self.cp, transition=name, from_status=self.status, to_status=to,
+            actor=actor, comment=comment, at=at,
+        )  # fmt: skip
+        self.out.add(event)
+        self.status = to
 
 
 class CasePlanner:
@@ -339,7 +366,7 @@ class CasePlanner:
             case_number=f"SYN-{created.year}-{self.offset + index + 1:07d}",
             trafficking_forms=[str(f) for f in forms], lead_investigator=lead,
             federal_partner=partners[0] if partners else None,
-            criminal_status=rng.choice(CriminalStatus.values), civil_status=CivilStatus.NONE,
+            criminal_status=rng.choice(CRIMINAL_STATUSES), civil_status=CivilStatus.NONE,
             created_at=created, updated_at=created,
         )  # fmt: skip
         out.add(case)
@@ -354,7 +381,7 @@ class CasePlanner:
                 self._request(out, case, person, agency, lead, status, forms)
 
     def _status(self) -> str:
-        return self.rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
+        return self.rng.choices(WEIGHTED_STATUSES, cum_weights=STATUS_CUM_WEIGHTS)[0]
 
     def _person(self, out: CaseBatch, case: Case, created: datetime) -> Person:
         rng = self.rng
@@ -418,12 +445,18 @@ class CasePlanner:
         )  # fmt: skip
         self.requests_planned += 1
         out.add(cp)
+        history = _History(out, cp)
         at = created
+        if status != Status.DRAFT:
+            at = self._at(at, 0.5, 2)
+            history.add("submit_for_approval", Status.AWAITING_SUPERVISOR, lead, at)
+        supervisors = self.directory.people(agency, Role.SUPERVISOR) or [lead]
         routed = status not in {Status.DRAFT, Status.AWAITING_SUPERVISOR}
         if status == Status.WITHDRAWN:
             routed = rng.random() < 0.7
         if routed and office is not None:
             at = cp.routed_to_sponsor_at = self._at(at, 2, 120)
+            history.add("approve", Status.AWAITING_SPONSOR, rng.choice(supervisors), at)
             sponsors = self.directory.people(office, Role.FEDERAL_SPONSOR)
             if status != Status.AWAITING_SPONSOR:
                 cp.sponsor = rng.choice(sponsors) if sponsors else None
@@ -433,28 +466,37 @@ class CasePlanner:
         reviewer = rng.choice(self.reviewers)
         if submitted:
             at = cp.submitted_at = self._at(at, 2, 120)
+            if office is None:
+                history.add("approve", Status.SUBMITTED, rng.choice(supervisors), at)
+            else:
+                history.add("endorse", Status.SUBMITTED, cp.sponsor or lead, at)
             received = status != Status.SUBMITTED or rng.random() < 0.7
             if received:
                 at = cp.received_at = self._at(at, 1, 72)
                 out.add(self._decision(cp, DecisionKind.RECEIVED, reviewer, at))
+                history.add("record_receipt", Status.SUBMITTED, reviewer, at)
         if status == Status.INFORMATION_REQUESTED:
             at = self._at(at, 24, 240)
+            history.add("request_information", status, reviewer, at)
             decision = self._decision(cp, DecisionKind.INFORMATION_REQUESTED, reviewer, at)
             decision.information_requested = "Synthetic: the forensic interview date."
             decision.due_date = at.date() + timedelta(days=21)
             out.add(decision)
         elif status == Status.DENIED:
             at = cp.decided_at = self._at(at, 24, 480)
+            history.add("deny", status, reviewer, at, "Synthetic denial.")
             decision = self._decision(cp, DecisionKind.DENIED, reviewer, at)
             decision.reason = "Synthetic denial."
             out.add(decision)
         elif status == Status.WITHDRAWN:
             at = self._at(at, 24, 240)
+            history.add("withdraw", status, lead, at, "Synthetic withdrawal.")
             decision = self._decision(cp, DecisionKind.WITHDRAWN, lead, at)
             decision.reason = "Synthetic withdrawal."
             out.add(decision)
         elif status == Status.GRANTED:
             at = cp.decided_at = self._at(at, 24, 480)
+            history.add("grant", status, reviewer, at)
             start = start_after or at.date() + timedelta(days=rng.randint(0, 10))
             end = add_years(start, 2) - timedelta(days=1)
             decision = self._decision(cp, DecisionKind.GRANTED, reviewer, at)
@@ -473,7 +515,7 @@ class CasePlanner:
         rng = self.rng
         day = at.date()
         permit = rng.random() < 0.7
-        t_visa = rng.choice(TVisaStatus.values)
+        t_visa = rng.choice(T_VISA_STATUSES)
         grant = Grant(
             id=seeded_uuid(rng), person=person, created_at=at,
             work_permit_received_on=day + timedelta(days=60) if permit else None,
@@ -515,7 +557,7 @@ class CasePlanner:
                 out.add(
                     GrantEnd(
                         grant=grant,
-                        kind=rng.choice(EndKind.values),
+                        kind=rng.choice(END_KINDS),
                         effective_on=effective,
                         reason="Synthetic end of Continued Presence.",
                         recorded_by=lead,
@@ -532,7 +574,7 @@ class CasePlanner:
         provider = rng.choice(self.providers)
         services = provider.services[:1] or ["case_management"]
         sent = self._at(at, 1, 240)
-        status = rng.choice(ReferralStatus.values)
+        status = rng.choice(REFERRAL_STATUSES)
         referral = Referral(
             id=seeded_uuid(rng), person=person, provider_id=provider.id, services=services,
             consent_recorded=True, consent_recorded_by=lead, consent_recorded_at=sent,
@@ -553,6 +595,26 @@ class CasePlanner:
         referral.updated_at = step
 
 
+@dataclass(slots=True)
+class AuditRow:
+    """An audit event as planned: the model's fields without a model instance
+    (ten million ``AuditEvent()`` constructions would dominate the run)."""
+
+    seq: int
+    at: datetime
+    actor_id: uuid.UUID | None
+    actor_label: str
+    agency_id: uuid.UUID | None
+    action: str
+    object_type: str
+    object_id: str
+    outcome: str
+    source_ip: str
+    details: Any
+    prev_hash: str
+    hash: str = ""
+
+
 class AuditPlanner:
     """Audit events continuing a chain: each hash computed in sequence, in Python."""
 
@@ -565,7 +627,7 @@ class AuditPlanner:
         self.seq = head_seq
         self.hash = head_hash
 
-    def batches(self, events: int, batch: int) -> Iterator[list[AuditEvent]]:
+    def batches(self, events: int, batch: int) -> Iterator[list[AuditRow]]:
         rng = self.rng
         # Spread over the past year, in order, at the chain's hundredth-of-a-second precision.
         step = max(1, int(365 * 86400 * 100 / max(events, 1)))
@@ -576,8 +638,8 @@ class AuditPlanner:
                 tick += rng.randint(1, step)
                 user, agency_id = rng.choice(self.actors)
                 action, object_type = rng.choice(AUDIT_ACTIONS)
-                outcome = rng.choices(Outcome.values, weights=(96, 2, 2))[0]
-                event = AuditEvent(
+                outcome = rng.choices(OUTCOMES, cum_weights=OUTCOME_CUM_WEIGHTS)[0]
+                event = AuditRow(
                     seq=self.seq + 1,
                     at=EPOCH + timedelta(microseconds=tick * 10_000),
                     actor_id=user.pk, actor_label=user.email, agency_id=agency_id,
@@ -586,7 +648,7 @@ class AuditPlanner:
                     outcome=outcome, source_ip=f"198.51.100.{rng.randint(1, 254)}",
                     details={"synthetic": True}, prev_hash=self.hash,
                 )  # fmt: skip
-                event.hash = event.compute_hash()
+                event.hash = event_hash(event)
                 self.seq, self.hash = event.seq, event.hash
                 out.append(event)
             yield out

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
+from django.db.models.fields import AutoFieldMixin
 from tqdm import tqdm
 
 from cpnav.accounts.models import Agency, FederalPartnership, Membership, User
@@ -82,11 +83,72 @@ def _label(model: type[models.Model]) -> str:
     return model._meta.db_table
 
 
-def _insert(model: type[models.Model], rows: Sequence[models.Model], stats: Stats) -> None:
+PLAIN_FIELDS: frozenset[type[models.Field[Any, Any]]] = frozenset(
+    {models.CharField, models.TextField, models.IntegerField, models.BigIntegerField,
+     models.PositiveIntegerField, models.PositiveBigIntegerField, models.PositiveSmallIntegerField,
+     models.SmallIntegerField}
+)  # fmt: skip
+
+
+class RawInsert:
+    """Inserts planned rows without the ORM's per-row SQL compiler.
+
+    Each value still comes from the model field's own ``pre_save`` and
+    ``get_db_prep_save`` - so encryption, JSON and time zone handling are the
+    application's - but the rows go in with one ``executemany`` (SQLite) or a
+    ``COPY`` (PostgreSQL), several times faster than ``bulk_create``. Rows may
+    be model instances or any object with the fields' attribute names. Auto
+    primary keys are left to the database.
+    """
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.connection = connections[router.db_for_write(model)]
+        self.fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
+        quote = self.connection.ops.quote_name
+        self.table = quote(model._meta.db_table)
+        self.columns = ", ".join(quote(f.column) for f in self.fields)
+        # Fields whose preparation leaves a str or int as it is: read directly.
+        self.plain = [type(f) in PLAIN_FIELDS for f in self.fields]
+
+    def values(self, row: Any) -> list[Any]:
+        connection = self.connection
+        out = []
+        for f, plain in zip(self.fields, self.plain, strict=True):
+            if plain:
+                value = getattr(row, f.attname)
+                if value is None or type(value) in (str, int):
+                    out.append(value)
+                    continue
+            out.append(f.get_db_prep_save(f.pre_save(row, True), connection))
+        return out
+
+    def write(self, rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        with self.connection.cursor() as cursor:
+            if self.connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {self.table} ({self.columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(self.values(row))
+            else:
+                marks = ", ".join(["%s"] * len(self.fields))
+                cursor.executemany(
+                    f"INSERT INTO {self.table} ({self.columns}) VALUES ({marks})",  # noqa: S608
+                    [self.values(row) for row in rows],
+                )
+
+
+_writers: dict[type[models.Model], RawInsert] = {}
+
+
+def _insert(model: type[models.Model], rows: Sequence[Any], stats: Stats) -> None:
     if not rows:
         return
     began = time.perf_counter()
-    model._default_manager.bulk_create(rows)
+    writer = _writers.get(model)
+    if writer is None or writer.connection is not connections[router.db_for_write(model)]:
+        writer = _writers[model] = RawInsert(model)
+    writer.write(rows)
     stats.add(_label(model), len(rows), time.perf_counter() - began)
 
 
@@ -127,11 +189,9 @@ def write_audit(planner: AuditPlanner, events: int, batch: int, stats: Stats,
                     f"the audit chain moved to #{head.seq} while synth expected "
                     f"#{expected_seq}; rerun when nothing else is writing"
                 )
-            began = time.perf_counter()
-            AuditEvent.objects.bulk_create(chunk)
+            _insert(AuditEvent, chunk, stats)
             head.seq, head.hash = chunk[-1].seq, chunk[-1].hash
             head.save(update_fields=["seq", "hash"])
-            stats.add(_label(AuditEvent), len(chunk), time.perf_counter() - began)
         expected_seq, expected_hash = head.seq, head.hash
         if bar is not None:
             bar.update(len(chunk))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from datetime import UTC, datetime
 from io import StringIO
 
@@ -15,6 +16,7 @@ from cpnav.audit.models import GENESIS_HASH, AuditEvent
 from cpnav.audit.services import record, verify_chain
 from cpnav.cases.models import Case, CPRequest, Decision, Person, Status
 from cpnav.cases.services import possible_duplicates
+from cpnav.cases.workflow import TRANSITIONS
 from cpnav.grants.models import GrantTerm
 from cpnav.referrals.models import Referral
 from cpnav.synth.plan import (
@@ -58,6 +60,18 @@ def test_counts_statuses_and_timestamps() -> None:
                   cp.decided_at]  # fmt: skip
         present = [s for s in stamps if s is not None]
         assert present == sorted(present), cp.status
+        # The request's history leads, transition by transition, to its status.
+        events = list(cp.events.order_by("at", "id"))
+        if cp.status == Status.DRAFT:
+            assert events == []
+            continue
+        assert events[0].from_status == Status.DRAFT
+        assert events[-1].to_status == cp.status
+        for before, after in itertools.pairwise(events):
+            assert before.to_status == after.from_status
+            assert before.at <= after.at
+        assert all(e.transition in TRANSITIONS for e in events)
+        assert events[0].at >= cp.created_at
         if cp.status == Status.GRANTED:
             assert cp.decided_at is not None
             assert cp.received_at is not None
