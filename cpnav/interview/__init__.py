@@ -12,6 +12,7 @@ same functions with the answers they hold. Interviews are YAML files in
   ``AnswerError`` whose message names the field.
 * ``prefill`` - answers from the case record (keys in ``PREFILL_KEYS``).
 * ``review`` / ``missing`` - for the review page and the "still needed" list.
+* ``previous_question`` - the question before a given one, for a Back link.
 * ``to_facts`` - the answers as ``cpnav.policy.parse_facts`` input.
 
 Conditions and computed values are written in a small expression language
@@ -27,6 +28,7 @@ from cpnav.interview.engine import (
     answer,
     missing,
     next_question,
+    previous_question,
     review,
     state,
     to_facts,
@@ -65,6 +67,7 @@ __all__ = [
     "next_question",
     "parse_answer",
     "prefill",
+    "previous_question",
     "review",
     "shipped_interview_ids",
     "state",

@@ -71,14 +71,15 @@ def _as_date(value: object) -> object:
 
 
 def _walk(
-    plan: Plan, answers: Mapping[str, Any], today: date, stop: bool
+    plan: Plan, answers: Mapping[str, Any], today: date, stop: bool, end: int | None = None
 ) -> tuple[dict[str, Any], list[int], int]:
     """One pass in question order.
 
     Returns (values seen by expressions, status of each question, index of
     the first open question or -1). With ``stop`` it returns at the first open
-    question, which is all ``next_question`` needs. Conditions only read
-    earlier questions (the loader guarantees it), so one pass settles all.
+    question, which is all ``next_question`` needs; with ``end`` it settles
+    only the questions before that index. Conditions only read earlier
+    questions (the loader guarantees it), so one pass settles all.
     """
     env: dict[str, Any] = {}
     for name, fn in plan.before:
@@ -87,7 +88,7 @@ def _walk(
     append = statuses.append
     first_open = -1
     get = answers.get
-    for qid, required, is_date, condition, then in plan.fast:
+    for qid, required, is_date, condition, then in plan.fast if end is None else plan.fast[:end]:
         value = get(qid, _MISSING)
         if is_date and value is not _MISSING:
             value = _as_date(value)
@@ -118,6 +119,26 @@ def next_question(
     plan = interview.plan
     _, _, first = _walk(plan, answers, today, stop=True)
     return None if first < 0 else interview.questions[first]
+
+
+def previous_question(
+    interview: Interview, answers: Mapping[str, Any], question_id: str, *, today: date
+) -> str | None:
+    """The id of the question shown before ``question_id`` (the Back link).
+
+    That is the last relevant question before it in question order, answered
+    or not; None for the first relevant question. Raises KeyError for an
+    unknown question id. Only the questions before ``question_id`` are walked.
+    """
+    plan = interview.plan
+    index = plan.index.get(question_id)
+    if index is None:
+        raise KeyError(f"interview {interview.id!r} has no question {question_id!r}")
+    _, statuses, _ = _walk(plan, answers, today, stop=False, end=index)
+    for earlier in range(index - 1, -1, -1):
+        if statuses[earlier] != IRRELEVANT:
+            return plan.steps[earlier].question.id
+    return None
 
 
 def state(interview: Interview, answers: Mapping[str, Any], *, today: date) -> State:

@@ -9,7 +9,7 @@ same question.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,13 +22,16 @@ from cpnav.interview import (
     AnswerError,
     Interview,
     Question,
+    SectionProgress,
     answer,
     display,
     missing,
+    next_question,
+    previous_question,
     review,
     state,
 )
-from cpnav.interview.answers import YES_NO_UNKNOWN_LABELS
+from cpnav.interview.answers import YES_NO_UNKNOWN_LABELS, Raw
 
 SPARE_PEOPLE_ROWS = 2
 
@@ -94,32 +97,102 @@ class Step:
     extra: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Show:
+    """A step page to render."""
+
+    question: Question
+    progress: list[SectionProgress]
+    previous: str | None  # the question before this one, for the Back link
+    value: Any  # what the form shows: the saved answer, or the input just refused
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """An accepted answer: save ``answers``, then show ``following`` (None: no
+    question named, so the step page picks the next one or the review)."""
+
+    answers: dict[str, Any]
+    following: str | None
+
+
+def visit(
+    interview: Interview,
+    answers: Mapping[str, Any],
+    question_id: str | None,
+    posted: Callable[[Question], Raw] | None,
+    *,
+    today: date,
+    to_review: bool = False,
+) -> Show | Saved | None:
+    """The engine's side of one request to a step page, without HTTP or templates.
+
+    The question is ``question_id`` if it names one, else the next to ask.
+    GET (``posted`` None) shows it, with progress and the Back link. POST
+    reads its input with ``posted`` and applies it: accepted, the new answers
+    and the question to go to (not looked for when ``to_review``); refused,
+    the page again with the error and what was typed. None: nothing is left
+    to ask (the review). Each request does only the engine work it needs.
+    """
+    question = _question(interview, question_id)
+    if posted is not None:
+        if question is None:
+            question = next_question(interview, answers, today=today)
+            if question is None:
+                return None
+        raw = posted(question)
+        try:
+            updated = answer(interview, answers, question.id, raw, today=today)
+        except AnswerError as problem:
+            return _show(interview, answers, question, today, raw, str(problem))
+        if to_review:
+            return Saved(updated, None)
+        following = next_question(interview, updated, today=today)
+        return Saved(updated, following.id if following else None)
+    return _show(interview, answers, question, today, None, None)
+
+
+def _show(
+    interview: Interview,
+    answers: Mapping[str, Any],
+    question: Question | None,
+    today: date,
+    refused: Raw | None,
+    error: str | None,
+) -> Show | None:
+    current = state(interview, answers, today=today)
+    question = question or current.next_question
+    if question is None:
+        return None
+    previous = previous_question(interview, answers, question.id, today=today)
+    value = answers.get(question.id) if error is None else refused
+    return Show(question, current.progress, previous, value, error)
+
+
 def handle(request: HttpRequest, step: Step, question_id: str | None) -> HttpResponse:
     """GET shows a question (the next one, or ?q= for going back and editing);
     POST validates and saves its answer, then moves on."""
-    current = state(step.interview, step.answers, today=step.today)
-    question = _question(step, question_id) or current.next_question
-    if question is None:
+    posting = request.method == "POST"
+    to_review = posting and request.POST.get("action") == "review"
+    outcome = visit(
+        step.interview,
+        step.answers,
+        question_id,
+        (lambda question: raw_from(question, request.POST)) if posting else None,
+        today=step.today,
+        to_review=to_review,
+    )
+    if outcome is None:
         return redirect(step.review_url)
-    error = None
-    value = step.answers.get(question.id)
-    if request.method == "POST":
-        raw = raw_from(question, request.POST)
-        try:
-            updated = answer(step.interview, step.answers, question.id, raw, today=step.today)
-        except AnswerError as problem:
-            error, value = str(problem), raw
-        else:
-            step.save(updated)
-            if request.POST.get("action") == "review":
-                return redirect(step.review_url)
-            following = state(step.interview, updated, today=step.today).next_question
-            return redirect(step.url(following.id if following else None))
+    if isinstance(outcome, Saved):
+        step.save(outcome.answers)
+        return redirect(step.review_url if to_review else step.url(outcome.following))
+    question, value, error = outcome.question, outcome.value, outcome.error
     form = form_for(question, value if question.type != "people" else None)
     if error:
         form.cleaned_data = {}  # an unbound form has none; add_error expects it
         form.add_error("answer", error)
-    previous = _previous(step, question)
     people = _people_rows(question, value)
     return render(
         request,
@@ -130,35 +203,21 @@ def handle(request: HttpRequest, step: Step, question_id: str | None) -> HttpRes
             "form": form,
             "people": people,
             "people_count": len(people),
-            "progress": current.progress,
-            "previous_url": step.url(previous) if previous else None,
+            "progress": outcome.progress,
+            "previous_url": step.url(outcome.previous) if outcome.previous else None,
             "error": error,
             **step.extra,
         },
     )
 
 
-def _question(step: Step, question_id: str | None) -> Question | None:
+def _question(interview: Interview, question_id: str | None) -> Question | None:
     if not question_id:
         return None
     try:
-        return step.interview.question(question_id)
+        return interview.question(question_id)
     except KeyError:
         return None
-
-
-def _previous(step: Step, question: Question) -> str | None:
-    """The relevant answered question just before this one, for the Back link."""
-    rows = [
-        row
-        for section in review(step.interview, step.answers, today=step.today)
-        for row in section.rows
-        if row.relevant
-    ]
-    ids = [row.question_id for row in rows]
-    order = [q.id for q in step.interview.questions]
-    earlier = [qid for qid in ids if order.index(qid) < order.index(question.id)]
-    return earlier[-1] if earlier else None
 
 
 def _people_rows(question: Question, value: Any) -> list[list[tuple[str, str, str, str]]]:
@@ -192,4 +251,14 @@ def review_page(
     )
 
 
-__all__ = ["Step", "display", "form_for", "handle", "raw_from", "review_page"]
+__all__ = [
+    "Saved",
+    "Show",
+    "Step",
+    "display",
+    "form_for",
+    "handle",
+    "raw_from",
+    "review_page",
+    "visit",
+]

@@ -16,6 +16,7 @@ from cpnav.interview import (
     missing,
     next_question,
     prefill,
+    previous_question,
     review,
     state,
     to_facts,
@@ -354,3 +355,63 @@ def test_state_does_not_touch_its_input(screening: Interview) -> None:
     to_facts(screening, answers, today=TODAY)
     review(screening, answers, today=TODAY)
     assert answers == snapshot
+
+
+def previous_id(interview: Interview, answers: dict[str, Any], question_id: str) -> str | None:
+    return previous_question(interview, answers, question_id, today=TODAY)
+
+
+def test_previous_question_of_the_first_question_is_none(screening: Interview) -> None:
+    first = screening.questions[0].id
+    assert previous_id(screening, {}, first) is None
+    assert previous_id(screening, dict(ALL_YES_SCREENING), first) is None
+
+
+def test_previous_question_follows_the_branch_taken(screening: Interview) -> None:
+    promised = {"came_from_abroad": "yes", "recruited_with_promises": "yes"}
+    assert previous_id(screening, promised, "works_for_someone") == "job_differs_from_promise"
+    # "no" makes job_differs_from_promise irrelevant: Back skips it, even with
+    # its answer kept from before.
+    kept = {**promised, "recruited_with_promises": "no", "job_differs_from_promise": "yes"}
+    assert previous_id(screening, kept, "works_for_someone") == "recruited_with_promises"
+    # Two branches in a row: documents_held is only asked of someone from abroad,
+    # debt_growing only of someone with a debt.
+    at_home = {"came_from_abroad": "no", "owes_debt": "yes"}
+    assert previous_id(screening, at_home, "not_free_to_leave") == "debt_growing"
+    no_debt = {"came_from_abroad": "no", "owes_debt": "no"}
+    assert previous_id(screening, no_debt, "not_free_to_leave") == "owes_debt"
+    abroad = {"came_from_abroad": "yes", "owes_debt": "no"}
+    assert previous_id(screening, abroad, "not_free_to_leave") == "documents_held"
+
+
+def test_previous_question_counts_relevant_questions_not_yet_answered(
+    screening: Interview,
+) -> None:
+    # What the review page lists as relevant, answered or not: with nothing
+    # answered, recruited_with_promises is relevant and job_differs_from_promise
+    # (asked only after a "yes") is not.
+    assert previous_id(screening, {}, "works_for_someone") == "recruited_with_promises"
+    assert previous_id(screening, {}, "recruited_with_promises") == "came_from_abroad"
+
+
+def test_previous_question_of_an_irrelevant_question(screening: Interview) -> None:
+    # A ?q= link may name a question the answers have made irrelevant.
+    answers = {"came_from_abroad": "yes", "recruited_with_promises": "no"}
+    assert previous_id(screening, answers, "job_differs_from_promise") == "recruited_with_promises"
+
+
+def test_previous_question_of_the_last_question(screening: Interview) -> None:
+    last = screening.questions[-1].id
+    answers, _ = walk(screening, ALL_YES_SCREENING)
+    relevant = [
+        row.question_id
+        for section in review(screening, answers, today=TODAY)
+        for row in section.rows
+        if row.relevant and row.question_id != last
+    ]
+    assert previous_id(screening, answers, last) == relevant[-1]
+
+
+def test_previous_question_of_an_unknown_id_is_a_key_error(screening: Interview) -> None:
+    with pytest.raises(KeyError, match="no_such_question"):
+        previous_id(screening, {}, "no_such_question")

@@ -22,6 +22,7 @@ from cpnav.interview import (
     load_interview,
     missing,
     next_question,
+    previous_question,
     review,
     shipped_interview_ids,
     state,
@@ -126,6 +127,28 @@ def test_engine_functions_are_pure(name: str, data: st.DataObject) -> None:
         q = first.next_question
         answer(interview, answers, q.id, data.draw(raw_for(q)), today=TODAY)
     assert answers == snapshot
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_previous_question_is_the_last_relevant_one_before(name: str, data: st.DataObject) -> None:
+    interview = INTERVIEWS[name]
+    answers = data.draw(answer_sets(interview))
+    question = data.draw(st.sampled_from(interview.questions))
+    got = previous_question(interview, answers, question.id, today=TODAY)
+    relevant = expected(interview, answers, TODAY).relevant
+    order = [q.id for q in interview.questions]
+    before = order[: order.index(question.id)]
+    assert got == next((qid for qid in reversed(before) if qid in relevant), None)
+    # The same as the review page's relevant rows (how the Back link was found before).
+    shown = [
+        row.question_id
+        for section in review(interview, answers, today=TODAY)
+        for row in section.rows
+        if row.relevant and row.question_id in before
+    ]
+    assert got == (shown[-1] if shown else None)
 
 
 def test_shipped_interviews_are_all_covered() -> None:

@@ -1,0 +1,107 @@
+"""The national synthetic data sets, built once by `cpnav synth` and reused.
+
+A data set is rebuilt when its size, seed or the synth code changes (a
+fingerprint is kept beside it). After loading, the planner statistics are
+refreshed (ANALYZE), as a maintained production database would have them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.system import BIN, ROOT, VAR, Postgres, log
+
+
+@dataclass(frozen=True)
+class Size:
+    agencies: int = 18_000
+    cases: int = 1_000_000
+    audit_events: int = 10_000_000
+    seed: int = 1
+
+    def label(self) -> str:
+        return (
+            f"{self.cases:,} cases, {self.audit_events:,} audit events, {self.agencies:,} agencies"
+        )
+
+
+def _fingerprint(size: Size) -> str:
+    digest = hashlib.sha256(json.dumps(asdict(size), sort_keys=True).encode())
+    for path in sorted((ROOT / "cpnav" / "synth").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cpnav(database_url: str, *args: str) -> None:
+    subprocess.run(
+        [str(BIN / "cpnav"), *args],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+    )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    engine: str  # "sqlite" or "postgresql"
+    url: str
+    size: Size
+
+    @property
+    def marker(self) -> Path:
+        return VAR / f"national-{self.engine}.json"
+
+    def ready(self) -> bool:
+        if not self.marker.exists():
+            return False
+        built: dict[str, object] = json.loads(self.marker.read_text())
+        return built.get("fingerprint") == _fingerprint(self.size)
+
+
+def sqlite_dataset(size: Size) -> Dataset:
+    return Dataset("sqlite", f"sqlite:///{VAR / 'national.sqlite3'}", size)
+
+
+def postgres_dataset(size: Size, pg: Postgres) -> Dataset:
+    return Dataset("postgresql", pg.url("cpnav_bench"), size)
+
+
+def ensure(dataset: Dataset, pg: Postgres | None = None) -> None:
+    """Build the data set unless the one on disk was built from the same size and code."""
+    VAR.mkdir(parents=True, exist_ok=True)
+    if dataset.ready():
+        log(f"{dataset.engine}: reusing the data set ({dataset.size.label()})")
+        cpnav(dataset.url, "migrate", "--no-input", "-v0")
+        return
+    log(f"{dataset.engine}: building the data set ({dataset.size.label()})")
+    dataset.marker.unlink(missing_ok=True)
+    if dataset.engine == "sqlite":
+        path = VAR / "national.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    else:
+        assert pg is not None
+        pg.psql("DROP DATABASE IF EXISTS cpnav_bench WITH (FORCE)")
+        pg.psql("CREATE DATABASE cpnav_bench")
+    cpnav(dataset.url, "migrate", "--no-input", "-v0")
+    size = dataset.size
+    cpnav(dataset.url, "synth", "--agencies", str(size.agencies), "--cases", str(size.cases),
+          "--audit-events", str(size.audit_events), "--seed", str(size.seed))  # fmt: skip
+    analyze(dataset, pg)
+    dataset.marker.write_text(json.dumps({"fingerprint": _fingerprint(size), **asdict(size)}))
+
+
+def analyze(dataset: Dataset, pg: Postgres | None) -> None:
+    if dataset.engine == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(VAR / "national.sqlite3") as connection:
+            connection.execute("ANALYZE")
+    else:
+        assert pg is not None
+        pg.psql("VACUUM ANALYZE", "cpnav_bench")

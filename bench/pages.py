@@ -1,0 +1,202 @@
+"""Server time of the pages people wait on, at national scale, measured in-process.
+
+Run in its own process with DATABASE_URL pointing at a synthetic data set:
+
+    python -m bench.pages --out FILE [--samples N]
+    python -m bench.pages --sessions FILE    # signed-in cookies + URLs for wrk
+
+"Server time" is Django's whole request path (middleware, view, queries,
+template) through the test client, without a network or WSGI server. The query
+count of each page is taken on a separate, untimed request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.test import Client
+
+    from cpnav.accounts.models import User
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    persona: str
+    path: str
+    what: str
+
+
+@dataclass
+class World:
+    """The people and records the pages are opened with, found in the data set."""
+
+    users: dict[str, Any]
+    pages: list[Page]
+
+
+def find_world() -> World:
+    """A busy local agency's supervisor and lead investigator, and a CCHT reviewer."""
+    from django.db.models import Count
+
+    from cpnav.accounts.models import Membership, Role
+    from cpnav.cases.models import Case, CPRequest, Status
+    from cpnav.reports.fiscal import fiscal_year
+
+    busiest = (
+        Case.objects.values("agency_id").annotate(n=Count("pk")).order_by("-n", "agency_id").first()
+    )
+    if busiest is None:
+        raise SystemExit("the database has no cases: run `cpnav synth` first")
+    agency_id = busiest["agency_id"]
+    supervisor = (
+        Membership.objects.filter(agency_id=agency_id, role=Role.SUPERVISOR)
+        .select_related("user")
+        .first()
+    )
+    reviewer = (
+        Membership.objects.filter(agency__is_ccht=True, role=Role.CCHT_REVIEWER)
+        .select_related("user")
+        .first()
+    )
+    granted = (
+        CPRequest.objects.filter(case__agency_id=agency_id, status=Status.GRANTED)
+        .select_related("case", "person", "created_by")
+        .order_by("pk")
+        .first()
+    )
+    draft = (
+        CPRequest.objects.filter(case__agency_id=agency_id, status=Status.DRAFT)
+        .select_related("created_by")
+        .order_by("pk")
+        .first()
+    )
+    if supervisor is None or reviewer is None or granted is None or draft is None:
+        raise SystemExit("the data set lacks a supervisor, reviewer, granted or draft request")
+    from django.utils import timezone
+
+    year = fiscal_year(timezone.localdate())
+    users = {
+        "supervisor": supervisor.user,
+        "investigator": granted.created_by,
+        "drafter": draft.created_by,
+        "reviewer": reviewer.user,
+    }
+    pages = [
+        Page("case_list", "supervisor", f"/cases/?status={Status.GRANTED}&sort=case_number&page=2",
+             "agency-scoped case list: filtered by request status, sorted, page 2"),
+        Page("ccht_inbox", "reviewer", "/queues/ccht/", "CCHT inbox (national), first page"),
+        Page("deadlines", "supervisor", "/deadlines/?scope=all&within=120",
+             "agency deadlines due in the next 120 days"),
+        Page("deadlines_national", "reviewer", "/deadlines/?scope=all&within=120",
+             "national deadlines due in the next 120 days (CCHT)"),
+        Page("case_page", "investigator", f"/cases/{granted.case_id}/", "a case page"),
+        Page("person_page", "investigator", f"/people/{granted.person_id}/",
+             "a person page (decrypts, writes an audit event)"),
+        Page("metrics", "supervisor", f"/reports/?fiscal_year={year}&period=year",
+             "metrics dashboard for a fiscal year, one agency"),
+        Page("metrics_national", "reviewer", f"/reports/?fiscal_year={year}&period=year",
+             "metrics dashboard for a fiscal year, national (CCHT)"),
+        Page("interview_step", "drafter", f"/requests/{draft.pk}/interview/",
+             "the request interview's current question"),
+        Page("guide_search", "anonymous", "/guide/en/search/?q=renew+extension",
+             "resource guide search"),
+    ]  # fmt: skip
+    return World(users, pages)
+
+
+def signed_in(user: User) -> Client:
+    from django.test import Client
+
+    from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT
+
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session[SIGNED_IN_AT] = session[LAST_SEEN] = time.time()
+    session.save()
+    return client
+
+
+def clients(world: World) -> dict[str, Client]:
+    from django.test import Client
+
+    out = {name: signed_in(user) for name, user in world.users.items()}
+    out["anonymous"] = Client(HTTP_HOST="localhost")
+    return out
+
+
+def measure(samples: int, warmup: int = 5) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world = find_world()
+    by_persona = clients(world)
+    results: dict[str, Any] = {}
+    for page in world.pages:
+        client = by_persona[page.persona]
+        for _ in range(warmup):
+            _get(client, page)
+        times = []
+        for _ in range(samples):
+            began = time.perf_counter()
+            _get(client, page)
+            times.append((time.perf_counter() - began) * 1000)
+        with CaptureQueriesContext(connection) as queries:
+            _get(client, page)
+        results[page.name] = {"unit": "ms", "samples": times, "queries": len(queries),
+                              "note": page.what, "path": page.path}  # fmt: skip
+        print(f"  {page.name:20} median {sorted(times)[len(times) // 2]:8.2f} ms, "
+              f"{len(queries)} queries", file=sys.stderr)  # fmt: skip
+    return results
+
+
+def _get(client: Client, page: Page) -> None:
+    response = client.get(page.path)
+    if response.status_code != 200:
+        raise SystemExit(f"{page.name}: {page.path} answered {response.status_code}")
+
+
+def sessions() -> dict[str, Any]:
+    """Cookies of signed-in sessions and the pages, for wrk on a real server."""
+    from django.conf import settings
+
+    world = find_world()
+    cookies = {
+        name: client.cookies[settings.SESSION_COOKIE_NAME].value
+        for name, client in clients(world).items()
+        if name != "anonymous"
+    }
+    return {
+        "cookie_name": settings.SESSION_COOKIE_NAME,
+        "cookies": cookies,
+        "pages": [{"name": p.name, "persona": p.persona, "path": p.path} for p in world.pages],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--sessions", type=Path)
+    parser.add_argument("--samples", type=int, default=60)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpnav.settings")
+    import django
+
+    django.setup()
+    if args.sessions:
+        args.sessions.write_text(json.dumps(sessions(), indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(measure(args.samples), indent=1))
+
+
+if __name__ == "__main__":
+    main()
