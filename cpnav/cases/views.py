@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from django import forms
@@ -40,7 +41,16 @@ from cpnav.cases.forms import (
     facts_initial,
     person_initial,
 )
-from cpnav.cases.models import Attachment, Case, CPRequest, Notification, Person, Share
+from cpnav.cases.models import (
+    Attachment,
+    Case,
+    CPRequest,
+    Form,
+    Notification,
+    Person,
+    Share,
+    Status,
+)
 from cpnav.documents.models import GeneratedDocument
 
 PAGE_SIZE = 25
@@ -90,17 +100,40 @@ def _apply_errors(form: Any, fields: dict[str, str], message: str) -> None:
         form.add_error(None, message)
 
 
+CASE_SORTS = ("-updated_at", "updated_at", "case_number", "-case_number")
+
+
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
+    """The cases the user may see: filtered by case number, request status and trafficking
+    form, sorted, paginated. Unknown filter values are ignored, not errors."""
     cases = access.visible_cases(request.user)
+    number = request.GET.get("q", "").strip()[:64]
+    if number:
+        cases = cases.filter(case_number__icontains=number)
+    status = request.GET.get("status", "")
+    if status in Status.values:
+        cases = cases.filter(pk__in=CPRequest.objects.filter(status=status).values("case_id"))
+    form = request.GET.get("form", "")
+    if form in Form.values:
+        # A JSON list of fixed words: a text match on the quoted word works on both databases.
+        cases = cases.filter(trafficking_forms__icontains=f'"{form}"')
     sort = request.GET.get("sort", "-updated_at")
-    if sort not in {"updated_at", "-updated_at", "case_number", "-case_number"}:
+    if sort not in CASE_SORTS:
         sort = "-updated_at"
     page = Paginator(cases.order_by(sort, "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     can_create = bool(services.investigator_agencies(_user(request)))
+    filters = {"q": number, "status": status if status in Status.values else "",
+               "form": form if form in Form.values else ""}  # fmt: skip
+    query = urlencode({k: v for k, v in {**filters, "sort": sort}.items() if v})
     return render(
-        request, "cases/case_list.html", {"page": page, "sort": sort, "can_create": can_create}
-    )
+        request,
+        "cases/case_list.html",
+        {"page": page, "sort": sort, "can_create": can_create, "filters": filters,
+         "filtered": any(filters.values()), "query": query,
+         "sort_query": urlencode({k: v for k, v in filters.items() if v}),
+         "statuses": Status.choices, "forms": Form.choices},
+    )  # fmt: skip
 
 
 @login_required

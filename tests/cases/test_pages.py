@@ -298,3 +298,46 @@ def test_share_page(route: Route) -> None:
     client.post(url, {"revoke": str(share.pk)})
     assert specialist.get(reverse("cases:person", args=[route.person.pk])).status_code == 404
     assert signed_in(Client(), route.outsider).get(url).status_code == 404
+
+
+def test_case_list_filters_sorts_and_keeps_filters_across_pages(route: Route) -> None:
+    for n in range(30):
+        case = Case.objects.create(
+            agency=route.county, case_number=f"2026-9{n:03d}",
+            lead_investigator=route.investigator, trafficking_forms=["sex"],
+        )  # fmt: skip
+        if n % 3 == 0:
+            person = Person(case=case, full_name=f"Synthetic Person {n}", citizenship="noncitizen")
+            person.refresh_indexes()
+            person.save()
+            CPRequest.objects.create(case=case, person=person, created_by=route.investigator,
+                                     status=Status.SUBMITTED)  # fmt: skip
+    client = signed_in(Client(), route.supervisor)
+    url = reverse("cases:cases")
+    everything = client.get(url)
+    assert "31 cases you can see" in everything.content.decode()
+
+    submitted = client.get(url, {"status": "submitted", "sort": "case_number"})
+    body = submitted.content.decode()
+    assert "10 cases match the filters" in body
+    numbers = [c.case_number for c in submitted.context["page"]]
+    assert numbers == sorted(numbers)
+    assert all(int(n[-3:]) % 3 == 0 for n in numbers)
+    labor = client.get(url, {"form": "labor"}).context["page"]
+    assert [c.case_number for c in labor] == ["2026-0042"]
+    assert client.get(url, {"q": "9012"}).context["page"].paginator.count == 1
+    assert "No case matches these filters." in client.get(url, {"q": "nothing"}).content.decode()
+
+    # Unknown values are ignored rather than failing; the pager keeps the filters.
+    odd = client.get(url, {"status": "bogus", "form": "x", "sort": "drop table"})
+    assert odd.status_code == 200
+    assert odd.context["page"].paginator.count == 31
+    sex = client.get(url, {"form": "sex", "sort": "-case_number"})
+    assert "form=sex&amp;sort=-case_number&amp;page=2" in sex.content.decode()
+    page_two = client.get(url, {"form": "sex", "sort": "-case_number", "page": "2"})
+    assert [c.case_number for c in page_two.context["page"]] == ["2026-9004", "2026-9003",
+                                                                 "2026-9002", "2026-9001",
+                                                                 "2026-9000"]  # fmt: skip
+    # Filters never widen what a user may see.
+    outsider = signed_in(Client(), route.outsider).get(url, {"status": "submitted"})
+    assert outsider.context["page"].paginator.count == 0
