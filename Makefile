@@ -10,7 +10,7 @@ NODE   := node_modules/.package-lock.json
 STATIC := cpnav/core/static/vendor/uswds/css/uswds.min.css
 MO     := cpnav/locale/es/LC_MESSAGES/django.mo
 
-.PHONY: run test setup lint typecheck check-migrations pytest static messages clean
+.PHONY: run test bench setup lint typecheck check-migrations pytest static messages clean
 
 run: setup
 	$(CPNAV) migrate --no-input
@@ -21,6 +21,12 @@ run: setup
 	CPNAV_DEMO_MODE=true $(CPNAV) serve --bind 127.0.0.1:8000
 
 test: setup lint typecheck check-migrations pytest
+
+# Benchmarks (not part of `make test`): installs wrk and PostgreSQL if missing,
+# builds the national synthetic data sets once (var/bench/), writes bench/results.*
+bench: setup
+	$(CPNAV) collectstatic --no-input -v0
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 setup: $(DEPS) $(STATIC) $(MO)
 

@@ -51,10 +51,19 @@ class Dataset:
     engine: str  # "sqlite" or "postgresql"
     url: str
     size: Size
+    name: str = "national"
 
     @property
     def marker(self) -> Path:
-        return VAR / f"national-{self.engine}.json"
+        return VAR / f"{self.name}-{self.engine}.json"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return VAR / f"{self.name}.sqlite3"
+
+    @property
+    def pg_database(self) -> str:
+        return "cpnav_bench" if self.name == "national" else f"cpnav_{self.name}"
 
     def ready(self) -> bool:
         if not self.marker.exists():
@@ -63,12 +72,13 @@ class Dataset:
         return built.get("fingerprint") == _fingerprint(self.size)
 
 
-def sqlite_dataset(size: Size) -> Dataset:
-    return Dataset("sqlite", f"sqlite:///{VAR / 'national.sqlite3'}", size)
+def sqlite_dataset(size: Size, name: str = "national") -> Dataset:
+    return Dataset("sqlite", f"sqlite:///{VAR / f'{name}.sqlite3'}", size, name)
 
 
-def postgres_dataset(size: Size, pg: Postgres) -> Dataset:
-    return Dataset("postgresql", pg.url("cpnav_bench"), size)
+def postgres_dataset(size: Size, pg: Postgres, name: str = "national") -> Dataset:
+    database = "cpnav_bench" if name == "national" else f"cpnav_{name}"
+    return Dataset("postgresql", pg.url(database), size, name)
 
 
 def ensure(dataset: Dataset, pg: Postgres | None = None) -> None:
@@ -81,13 +91,13 @@ def ensure(dataset: Dataset, pg: Postgres | None = None) -> None:
     log(f"{dataset.engine}: building the data set ({dataset.size.label()})")
     dataset.marker.unlink(missing_ok=True)
     if dataset.engine == "sqlite":
-        path = VAR / "national.sqlite3"
+        path = dataset.sqlite_path
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     else:
         assert pg is not None
-        pg.psql("DROP DATABASE IF EXISTS cpnav_bench WITH (FORCE)")
-        pg.psql("CREATE DATABASE cpnav_bench")
+        pg.psql(f"DROP DATABASE IF EXISTS {dataset.pg_database} WITH (FORCE)")
+        pg.psql(f"CREATE DATABASE {dataset.pg_database}")
     cpnav(dataset.url, "migrate", "--no-input", "-v0")
     size = dataset.size
     cpnav(dataset.url, "synth", "--agencies", str(size.agencies), "--cases", str(size.cases),
@@ -100,8 +110,8 @@ def analyze(dataset: Dataset, pg: Postgres | None) -> None:
     if dataset.engine == "sqlite":
         import sqlite3
 
-        with sqlite3.connect(VAR / "national.sqlite3") as connection:
+        with sqlite3.connect(dataset.sqlite_path) as connection:
             connection.execute("ANALYZE")
     else:
         assert pg is not None
-        pg.psql("VACUUM ANALYZE", "cpnav_bench")
+        pg.psql("VACUUM ANALYZE", dataset.pg_database)

@@ -243,8 +243,8 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# The cache holds rate-limit counters; it lives in the database so that every
-# app server shares it (a configured shared cache can replace it).
+# A cache every app server shares (the database). Rate limits do not use it:
+# they count with one upsert on their own table (cpnav.core.ratelimit).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -274,7 +274,7 @@ CCHT_SLA_DAYS = env_int("CPNAV_CCHT_SLA_DAYS", 30, minimum=1, maximum=365)
 
 # Public, unauthenticated API calls per client address.
 API_ANONYMOUS_RATE = env_str("CPNAV_API_ANONYMOUS_RATE", "60/min")
-# Calls per personal API token (counted in the shared cache, per token).
+# Calls per personal API token (counted in the shared counter table, per token).
 API_TOKEN_RATE = env_str("CPNAV_API_TOKEN_RATE", "600/min")
 # Program metrics: counts from 1 to this minus one are suppressed in published or
 # exported aggregates; fiscal periods are read in this zone (CCHT's).

@@ -67,7 +67,7 @@ class TokenAuth(HttpBearer):
 
 
 # --- Rate limit per token ----------------------------------------------------------
-# A fixed window in the shared cache, as cpnav.core.ratelimit counts anonymous
+# A fixed window in the shared counter table, as cpnav.core.ratelimit counts anonymous
 # callers, but keyed by the token's public prefix instead of the client address:
 # a token's budget follows it across addresses, and one office behind a NAT does
 # not share one budget. Only calls with a valid token count (TokenAuth runs first).

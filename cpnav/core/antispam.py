@@ -5,7 +5,7 @@ screen-reader users): a field hidden from people that only robots fill in; a
 signed timestamp, so a form sent within seconds of being shown - faster than
 anyone reads it - or days later is refused; and a cap on web links in the free
 text. Each refusal says what to do, and the form keeps what was typed. A rate
-limit per address (in the shared cache) caps the rest.
+limit per address (in the shared counter table) caps the rest.
 """
 
 from __future__ import annotations

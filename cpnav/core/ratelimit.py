@@ -1,15 +1,24 @@
-"""Fixed-window rate limits kept in the shared cache (the database by default),
-so every app server counts against the same budget."""
+"""Fixed-window rate limits kept in the database, so every app server counts
+against the same budget.
+
+One statement counts a call: an upsert on the key's row that starts a new
+window or adds one, and returns the count (SQLite 3.35+ and PostgreSQL both
+have INSERT ... ON CONFLICT ... RETURNING). Rows of windows long over are
+removed now and then by the call that opens a new window.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import random
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
 
 from cpnav.audit.services import client_ip
+from cpnav.core.models import RateCounter
 
 
 @dataclass(frozen=True)
@@ -38,13 +47,52 @@ def hit_key(key: str, limit: Limit) -> int | None:
     """Count one call against ``key``; seconds to wait if over the limit, else None."""
     now = int(time.time())
     window = now // limit.seconds
-    name = f"rl:{key}:{window}"
-    cache.add(name, 0, timeout=limit.seconds + 1)
-    try:
-        count = cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.set(name, 1, timeout=limit.seconds + 1)
-        count = 1
+    resets_at = (window + 1) * limit.seconds
+    count = _count(_stored_key(key), window, resets_at)
+    if count == 1 and random.random() < PURGE_CHANCE:  # noqa: S311  (housekeeping, not security)
+        purge(now)
     if count > limit.requests:
-        return max(1, (window + 1) * limit.seconds - now)
+        return max(1, resets_at - now)
     return None
+
+
+# A new window opens this share of the time with a sweep of the rows of old windows.
+PURGE_CHANCE = 0.01
+# Keep rows this long after their window: a key's row is reused anyway.
+PURGE_AFTER_SECONDS = 3600
+
+
+def _stored_key(key: str) -> str:
+    return key if len(key) <= 200 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _count(key: str, window: int, resets_at: int) -> int:
+    quote = connection.ops.quote_name
+    table = quote(RateCounter._meta.db_table)
+    count = quote("count")
+    sql = (
+        f"INSERT INTO {table} ({quote('key')}, {quote('window_index')}, {count}, "  # noqa: S608
+        f"{quote('resets_at')}) VALUES (%s, %s, 1, %s) "
+        f"ON CONFLICT ({quote('key')}) DO UPDATE SET "
+        f"{count} = CASE WHEN {table}.{quote('window_index')} = excluded.{quote('window_index')} "
+        f"THEN {table}.{count} + 1 ELSE 1 END, "
+        f"{quote('window_index')} = excluded.{quote('window_index')}, "
+        f"{quote('resets_at')} = excluded.{quote('resets_at')} "
+        f"RETURNING {count}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, window, resets_at])
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+def purge(now: int | None = None) -> int:
+    """Delete the counters of windows that ended over an hour ago; how many went."""
+    moment = int(time.time()) if now is None else now
+    deleted, _ = RateCounter.objects.filter(resets_at__lt=moment - PURGE_AFTER_SECONDS).delete()
+    return deleted
+
+
+def reset() -> None:
+    """Forget every counter (tests, or an operator lifting a block)."""
+    RateCounter.objects.all().delete()

@@ -299,11 +299,11 @@ def _people_by_pk(
 def _deadline_rows(user: User, filters: Filters, identifying: bool) -> Iterator[Row]:
     """The deadlines dashboard's rows ("everything I can see"), a batch of grants at a time.
 
-    ``grants.services.deadlines`` is the one source of these rows; it reads each
-    grant's terms, requests and referrals with a few queries per grant, so this
-    dataset costs queries in proportion to the grants, in batches of
-    DEADLINE_BATCH, and memory stays bounded by one batch. Rows are sorted by
-    due date within a batch, not across the whole file.
+    ``grants.services.deadlines`` is the one source of these rows; it reads the
+    terms, requests and referrals of a whole batch with one query each, so this
+    dataset costs a fixed number of queries per DEADLINE_BATCH grants, and
+    memory stays bounded by one batch. Rows are sorted by due date within a
+    batch, not across the whole file.
     """
     grants = grant_services.visible_grants(user)
     people = Person.objects.filter(case__in=access.visible_cases(user), grant__isnull=True)

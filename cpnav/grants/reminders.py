@@ -29,7 +29,7 @@ from cpnav.cases.models import Notification, Person
 from cpnav.core.crypto import secret_digest
 from cpnav.grants.deadlines import Deadline, compute, due_reminders, reminder_key
 from cpnav.grants.models import CalendarFeed, Grant, ReminderSent
-from cpnav.grants.services import Row, deadlines, inputs_for, visible_grants
+from cpnav.grants.services import INPUT_BATCH, Row, deadlines, grant_inputs, visible_grants
 
 log = logging.getLogger("cpnav.reminders")
 
@@ -52,15 +52,19 @@ def _days_left(deadline: Deadline, now: datetime) -> int:
 def send_due(now: datetime | None = None) -> RunReport:
     moment = now or timezone.now()
     report = RunReport()
-    for grant in Grant.objects.select_related("person", "person__case", "person__case__agency"):
-        deadlines = compute(inputs_for(grant), now=moment)
-        due: dict[Deadline, list[int]] = {}
-        for deadline, offset in due_reminders(deadlines, settings.REMINDER_OFFSETS, now=moment):
-            due.setdefault(deadline, []).append(offset)
-        for deadline, offsets in due.items():
-            keys = [reminder_key(deadline, offset) for offset in offsets]
-            for user in _team(grant):
-                _send_one(grant, deadline, keys, user, moment, report)
+    grant_ids = list(Grant.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(grant_ids), INPUT_BATCH):
+        batch = Grant.objects.filter(pk__in=grant_ids[start : start + INPUT_BATCH])
+        inputs = dict(grant_inputs(batch))  # a few queries for the whole batch
+        for grant in batch.select_related("person", "person__case", "person__case__agency"):
+            deadlines = compute(inputs[grant.pk], now=moment)
+            due: dict[Deadline, list[int]] = {}
+            for deadline, offset in due_reminders(deadlines, settings.REMINDER_OFFSETS, now=moment):
+                due.setdefault(deadline, []).append(offset)
+            for deadline, offsets in due.items():
+                keys = [reminder_key(deadline, offset) for offset in offsets]
+                for user in _team(grant):
+                    _send_one(grant, deadline, keys, user, moment, report)
     return report
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +21,7 @@ from cpnav.audit.services import record
 from cpnav.cases.models import Person
 from cpnav.grants import reminders, services
 from cpnav.grants.forms import EndForm, TrackingForm
+from cpnav.grants.models import Grant
 
 TRACKED = [name for name in TrackingForm.base_fields if name != "version"]
 
@@ -35,23 +38,37 @@ def _place(form: forms.Form, error: services.GrantError) -> None:
         form.add_error(name if name in form.fields else None, message)
 
 
+PAGE_SIZE = 50
+
+
 @login_required
 def due_soon(request: HttpRequest) -> HttpResponse:
-    """Every deadline of the grants the user may see; 'mine' narrows to their case teams."""
+    """The open deadlines due within a window (overdue ones first) of the user's case teams,
+    or of every case at the user's own agencies that they may see."""
     user = _user(request)
-    grants = services.visible_grants(user)
-    people = Person.objects.filter(case__in=access.visible_cases(user)).select_related(
-        "case__agency"
-    )
-    scope = request.GET.get("scope", "mine")
+    scope = "all" if request.GET.get("scope") == "all" else "mine"
+    show = "all" if request.GET.get("show") == "all" else "open"
+    within = services.window_days(request.GET.get("within"))
     if scope == "mine":
-        grants = grants.filter(person__case__members__user=user)
-        people = people.filter(case__members__user=user)
-    rows = services.deadlines(grants.distinct(), people.distinct())
-    show = request.GET.get("show", "open")
-    if show == "open":
-        rows = [row for row in rows if row.deadline.status != "done"]
-    return render(request, "grants/due_soon.html", {"rows": rows, "scope": scope, "show": show})
+        grants = services.visible_grants(user).filter(person__case__members__user=user)
+        people = Person.objects.filter(
+            case__in=access.visible_cases(user), case__members__user=user
+        )
+    else:
+        cases = services.agency_cases(user)
+        grants = Grant.objects.filter(person__case__in=cases)
+        people = Person.objects.filter(case__in=cases)
+    found = services.due_within(
+        grants.distinct(), people.distinct(), within, include_done=show == "all"
+    )
+    page = Paginator(found.rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode({"scope": scope, "within": within, "show": show})
+    return render(
+        request,
+        "grants/due_soon.html",
+        {"page": page, "overdue": found.overdue, "scope": scope, "show": show, "within": within,
+         "windows": services.WINDOWS, "query": query},
+    )  # fmt: skip
 
 
 @login_required

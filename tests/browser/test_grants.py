@@ -247,17 +247,31 @@ def test_reminder_to_new_term(
     expect(items.nth(1)).to_contain_text(f"Extension: {new_start:%Y-%m-%d} to {new_end:%Y-%m-%d}")
     accessible(inv, "grant page with two terms")
 
-    # The deadlines dashboard, in both scopes.
+    # The grant page lists every date of the new term, however far ahead.
+    new_term_item = (
+        inv.get_by_role("main").get_by_role("list").filter(has_text="Add to calendar")
+        .get_by_role("listitem").filter(has_text="CP term ends")
+    )  # fmt: skip
+    expect(new_term_item).to_contain_text(f"{new_end:%Y-%m-%d}")
+
+    # The deadlines dashboard, in both scopes: the new term's dates are more than a
+    # year away, so nothing is overdue or due within the window, the longest included.
     table = deadlines_dashboard(inv)
     expect(inv.get_by_role("link", name="My case teams")).to_have_attribute("aria-current", "page")
-    expect(table.get_by_role("link", name=ref).first).to_be_visible()
-    expect(table).to_contain_text(f"{new_end:%Y-%m-%d}")
+    expect(table).to_contain_text("Nothing overdue and nothing due within 120 days.")
     accessible(inv, "deadlines dashboard: my case teams")
+    inv.get_by_label("Due within").select_option("365")
+    inv.get_by_role("button", name="Show these deadlines").click()
+    expect(inv.get_by_label("Due within")).to_have_value("365")
+    expect(inv.get_by_role("table")).to_contain_text(
+        "Nothing overdue and nothing due within 365 days."
+    )
     inv.get_by_role("link", name="Everything I can see (my agency)").click()
     expect(inv.get_by_role("link", name="Everything I can see (my agency)")).to_have_attribute(
         "aria-current", "page"
     )
-    expect(inv.get_by_role("table").get_by_role("link", name=ref).first).to_be_visible()
+    expect(inv.get_by_label("Due within")).to_have_value("365")  # the choice carries over
+    expect(inv.get_by_role("table")).not_to_contain_text(ref)
     accessible(inv, "deadlines dashboard: agency")
 
 

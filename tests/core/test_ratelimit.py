@@ -1,0 +1,72 @@
+"""The shared fixed-window counter: one upsert per call, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from cpnav.core import ratelimit
+from cpnav.core.models import RateCounter
+from cpnav.core.ratelimit import Limit, hit_key, parse_rate, purge
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1_800_000_000.0]  # a window boundary for 60-second windows
+    monkeypatch.setattr("cpnav.core.ratelimit.time.time", lambda: now[0])
+    monkeypatch.setattr(ratelimit, "PURGE_CHANCE", 0.0)
+    return now
+
+
+def test_counts_up_to_the_limit_then_says_how_long_to_wait(clock: list[float]) -> None:
+    limit = Limit(3, 60)
+    assert [hit_key("scope:198.51.100.7", limit) for _ in range(3)] == [None, None, None]
+    clock[0] += 15
+    assert hit_key("scope:198.51.100.7", limit) == 45
+    assert hit_key("scope:198.51.100.8", limit) is None  # another key, another budget
+    row = RateCounter.objects.get(key="scope:198.51.100.7")
+    assert row.count == 4
+    assert row.resets_at == 1_800_000_060
+
+
+def test_a_new_window_starts_again_on_the_same_row(clock: list[float]) -> None:
+    limit = Limit(2, 60)
+    for _ in range(5):
+        hit_key("k", limit)
+    clock[0] += 60
+    assert hit_key("k", limit) is None
+    assert RateCounter.objects.get(key="k").count == 1
+    assert RateCounter.objects.count() == 1
+
+
+def test_long_keys_are_hashed_to_fit(clock: list[float]) -> None:
+    key = "api-token:" + "x" * 500
+    assert hit_key(key, Limit(1, 60)) is None
+    assert hit_key(key, Limit(1, 60)) is not None
+    stored = RateCounter.objects.get()
+    assert stored.key.startswith("sha256:")
+    assert len(stored.key) <= 200
+
+
+def test_purge_removes_only_windows_long_over(clock: list[float]) -> None:
+    hit_key("old", Limit(1, 60))
+    clock[0] += 2 * 3600
+    hit_key("new", Limit(1, 60))
+    assert purge(int(clock[0])) == 1
+    assert list(RateCounter.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_a_new_window_sometimes_sweeps(clock: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
+    hit_key("old", Limit(1, 60))
+    clock[0] += 2 * 3600
+    monkeypatch.setattr(ratelimit, "PURGE_CHANCE", 1.0)
+    hit_key("new", Limit(1, 60))
+    assert list(RateCounter.objects.values_list("key", flat=True)) == ["new"]
+
+
+@pytest.mark.parametrize("text", ["", "ten/min", "0/min", "5/day", "5"])
+def test_bad_rates_name_the_setting(text: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="CPNAV_X"):
+        parse_rate("CPNAV_X", text)
