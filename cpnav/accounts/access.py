@@ -7,18 +7,21 @@ learn that it exists - and the refusal is written to the audit trail.
 
 from __future__ import annotations
 
+import operator
+from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from cpnav.accounts.models import Agency, Membership, Role, User
 from cpnav.audit.models import AuditEvent, Outcome
 from cpnav.audit.services import record
-from cpnav.cases.models import Case, CPRequest, Person, Share
+from cpnav.cases.models import Case, CaseMember, CPRequest, Person, Share
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -153,34 +156,111 @@ def _ccht_reviewer(user: User) -> bool:
     ).exists()
 
 
+# A user's team cases are listed in the query itself below this many (an index
+# lookup on both databases); above it, a subquery.
+TEAM_LIST_MAX = 2000
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """The ways one user reaches records, read with two small queries.
+
+    Each becomes its own index-friendly term of the visibility rule, and a way
+    the user does not have is left out instead of becoming an always-false join:
+    an OR across joins made both databases read every case at national scale.
+    """
+
+    member: User
+    team: list[UUID] | None  # None: too many to list
+    supervised: list[UUID]
+    sponsoring: list[UUID]
+    ccht: bool
+
+    def team_ids(self) -> Any:
+        """The team's case ids: a list, or a subquery when there are many."""
+        if self.team is None:
+            return CaseMember.objects.filter(user=self.member).values("case_id")
+        return self.team
+
+
+def _reach(member: User) -> _Reach:
+    roles = Membership.objects.filter(
+        user=member, role__in=[Role.SUPERVISOR, Role.FEDERAL_SPONSOR, Role.CCHT_REVIEWER]
+    ).values_list("agency_id", "role", "agency__is_ccht")
+    supervised, sponsoring, ccht = [], [], False
+    for agency_id, role, is_ccht in roles:
+        if role == Role.SUPERVISOR:
+            supervised.append(agency_id)
+        elif role == Role.FEDERAL_SPONSOR:
+            sponsoring.append(agency_id)
+        elif is_ccht:
+            ccht = True
+    team = list(
+        CaseMember.objects.filter(user=member).values_list("case_id", flat=True)[
+            : TEAM_LIST_MAX + 1
+        ]
+    )
+    return _Reach(member, None if len(team) > TEAM_LIST_MAX else team, supervised, sponsoring, ccht)
+
+
+def _any(terms: list[Q]) -> Q | None:
+    return reduce(operator.or_, terms) if terms else None
+
+
 def visible_requests(user: User | AnonymousUser) -> QuerySet[CPRequest]:
+    """Requests of the user's case teams and supervised agencies, routed to their
+    sponsoring office, and - for CCHT reviewers - every submitted one."""
     member = signed_in(user)
     if member is None:
         return CPRequest.objects.none()
-    rule = (
-        Q(case__members__user=member)
-        | Q(case__agency__in=agencies_where(member, Role.SUPERVISOR))
-        | Q(
-            sponsor_office__in=agencies_where(member, Role.FEDERAL_SPONSOR),
-            routed_to_sponsor_at__isnull=False,
-        )
+    reach = _reach(member)
+    terms = []
+    if reach.team is None or reach.team:
+        terms.append(Q(case_id__in=reach.team_ids()))
+    if reach.supervised:
+        terms.append(Q(case__agency_id__in=reach.supervised))
+    if reach.sponsoring:
+        terms.append(Q(sponsor_office_id__in=reach.sponsoring, routed_to_sponsor_at__isnull=False))
+    if reach.ccht:
+        terms.append(Q(submitted_at__isnull=False))
+    rule = _any(terms)
+    if rule is None:
+        return CPRequest.objects.none()
+    return CPRequest.objects.filter(rule).select_related(
+        "case", "case__agency", "person", "sponsor_office"
     )
-    if _ccht_reviewer(member):
-        rule |= Q(submitted_at__isnull=False)
-    return CPRequest.objects.filter(
-        pk__in=CPRequest.objects.filter(rule).values("pk")
-    ).select_related("case", "case__agency", "person", "sponsor_office")
 
 
 def visible_cases(user: User | AnonymousUser) -> QuerySet[Case]:
+    """Cases the user is on the team of or supervises, and cases with a request
+    visible to them (routed to their office, or submitted to CCHT)."""
     member = signed_in(user)
     if member is None:
         return Case.objects.none()
-    direct = Q(members__user=member) | Q(agency__in=agencies_where(member, Role.SUPERVISOR))
-    routed = Q(requests__in=visible_requests(member).values("pk"))
-    return Case.objects.filter(
-        pk__in=Case.objects.filter(direct | routed).values("pk")
-    ).select_related("agency", "lead_investigator", "federal_partner")
+    reach = _reach(member)
+    terms = []
+    if reach.team is None or reach.team:
+        terms.append(Q(pk__in=reach.team_ids()))
+    if reach.supervised:
+        terms.append(Q(agency_id__in=reach.supervised))
+    # Correlated EXISTS for the routes with many cases: probed through the
+    # request's case index for the rows at hand, never materialised whole.
+    if reach.sponsoring:
+        routed = CPRequest.objects.filter(
+            case=OuterRef("pk"),
+            sponsor_office_id__in=reach.sponsoring,
+            routed_to_sponsor_at__isnull=False,
+        )
+        terms.append(Q(Exists(routed)))
+    if reach.ccht:
+        submitted = CPRequest.objects.filter(case=OuterRef("pk"), submitted_at__isnull=False)
+        terms.append(Q(Exists(submitted)))
+    rule = _any(terms)
+    if rule is None:
+        return Case.objects.none()
+    return Case.objects.filter(rule).select_related(
+        "agency", "lead_investigator", "federal_partner"
+    )
 
 
 def on_case_team(user: User | AnonymousUser, case: Case) -> bool:
