@@ -43,30 +43,47 @@ class World:
     pages: list[Page]
 
 
-def find_world() -> World:
-    """A busy local agency's supervisor and lead investigator, and a CCHT reviewer."""
+def busiest_agencies(count: int) -> list[Any]:
+    """Agencies with the most cases, busiest first (ties by id, so runs agree)."""
     from django.db.models import Count
 
+    from cpnav.accounts.models import Level
+    from cpnav.cases.models import Case
+
+    ranked = (
+        Case.objects.exclude(agency__level=Level.FEDERAL)
+        .values("agency_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "agency_id")[:count]
+    )
+    found = [row["agency_id"] for row in ranked]
+    if not found:
+        raise SystemExit("the database has no cases: run `cpnav synth` first")
+    return found
+
+
+def find_world(agency_id: Any = None, reviewer_index: int = 0) -> World:
+    """An agency's supervisor and lead investigator, a drafter, and a CCHT reviewer.
+
+    Without ``agency_id``: the busiest non-federal agency.
+    """
     from cpnav.accounts.models import Membership, Role
-    from cpnav.cases.models import Case, CPRequest, Status
+    from cpnav.cases.models import CPRequest, Status
     from cpnav.reports.fiscal import fiscal_year
 
-    busiest = (
-        Case.objects.values("agency_id").annotate(n=Count("pk")).order_by("-n", "agency_id").first()
-    )
-    if busiest is None:
-        raise SystemExit("the database has no cases: run `cpnav synth` first")
-    agency_id = busiest["agency_id"]
+    if agency_id is None:
+        agency_id = busiest_agencies(1)[0]
     supervisor = (
         Membership.objects.filter(agency_id=agency_id, role=Role.SUPERVISOR)
         .select_related("user")
         .first()
     )
-    reviewer = (
+    reviewers = list(
         Membership.objects.filter(agency__is_ccht=True, role=Role.CCHT_REVIEWER)
         .select_related("user")
-        .first()
+        .order_by("user__email")
     )
+    reviewer = reviewers[reviewer_index % len(reviewers)] if reviewers else None
     granted = (
         CPRequest.objects.filter(case__agency_id=agency_id, status=Status.GRANTED)
         .select_related("case", "person", "created_by")
@@ -165,21 +182,22 @@ def _get(client: Client, page: Page) -> None:
         raise SystemExit(f"{page.name}: {page.path} answered {response.status_code}")
 
 
-def sessions() -> dict[str, Any]:
-    """Cookies of signed-in sessions and the pages, for wrk on a real server."""
+def sessions(worlds: int = 1) -> dict[str, Any]:
+    """Signed-in session cookies and the pages of ``worlds`` agencies (busiest first),
+    for wrk on a real server: world 0 is the one the page timings use."""
     from django.conf import settings
 
-    world = find_world()
-    cookies = {
-        name: client.cookies[settings.SESSION_COOKIE_NAME].value
-        for name, client in clients(world).items()
-        if name != "anonymous"
-    }
-    return {
-        "cookie_name": settings.SESSION_COOKIE_NAME,
-        "cookies": cookies,
-        "pages": [{"name": p.name, "persona": p.persona, "path": p.path} for p in world.pages],
-    }
+    out = []
+    for index, agency_id in enumerate(busiest_agencies(worlds)):
+        world = find_world(agency_id, reviewer_index=index)
+        cookies = {
+            name: client.cookies[settings.SESSION_COOKIE_NAME].value
+            for name, client in clients(world).items()
+            if name != "anonymous"
+        }
+        pages = [{"name": p.name, "persona": p.persona, "path": p.path} for p in world.pages]
+        out.append({"cookies": cookies, "pages": pages})
+    return {"cookie_name": settings.SESSION_COOKIE_NAME, "worlds": out}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -187,13 +205,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--sessions", type=Path)
     parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--worlds", type=int, default=1, help="agencies to sign in for wrk")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpnav.settings")
     import django
 
     django.setup()
     if args.sessions:
-        args.sessions.write_text(json.dumps(sessions(), indent=1))
+        args.sessions.write_text(json.dumps(sessions(args.worlds), indent=1))
     if args.out:
         args.out.write_text(json.dumps(measure(args.samples), indent=1))
 

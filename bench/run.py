@@ -92,23 +92,24 @@ def pages(results: Results, dataset: Dataset, quick: bool) -> None:
                     f"{metric['note']} ({metric['path']})", queries=metric["queries"])  # fmt: skip
 
 
-def sessions(dataset: Dataset) -> dict[str, Any]:
+def sessions(dataset: Dataset, worlds: int) -> dict[str, Any]:
     out = VAR / f"sessions-{dataset.engine}.json"
-    python_step(f"{dataset.engine}: signed-in sessions for wrk", [
-        str(BIN / "python"), "-m", "bench.pages", "--sessions", str(out),
+    python_step(f"{dataset.engine}: signed-in sessions of {worlds} agencies for wrk", [
+        str(BIN / "python"), "-m", "bench.pages", "--sessions", str(out), "--worlds", str(worlds),
     ], {"DATABASE_URL": dataset.url})  # fmt: skip
     found: dict[str, Any] = json.loads(out.read_text())
     return found
 
 
-def _as(found: dict[str, Any], persona: str) -> dict[str, str]:
-    cookie = found["cookies"].get(persona)
-    return {"Cookie": f"{found['cookie_name']}={cookie}"} if cookie else {}
+def _as(cookie_name: str, world: dict[str, Any], persona: str) -> dict[str, str]:
+    cookie = world["cookies"].get(persona)
+    return {"Cookie": f"{cookie_name}={cookie}"} if cookie else {}
 
 
 def _page(found: dict[str, Any], name: str) -> Request:
-    page = next(p for p in found["pages"] if p["name"] == name)
-    return Request(page["path"], headers=_as(found, page["persona"]))
+    world = found["worlds"][0]
+    page = next(p for p in world["pages"] if p["name"] == name)
+    return Request(page["path"], headers=_as(found["cookie_name"], world, page["persona"]))
 
 
 def endpoints(found: dict[str, Any]) -> dict[str, Request]:
@@ -140,7 +141,7 @@ def limit(results: Results, datasets: list[Dataset], quick: bool) -> None:
         bare = _best_of(server.url, Request("/"), "bare", runs, seconds)
     results.throughput["bare_django"] = bare.as_dict()
     for dataset in datasets:
-        found = sessions(dataset)
+        found = sessions(dataset, 1)
         log(f"{dataset.engine}: our endpoints under wrk")
         env = {**APP_ENV, "DATABASE_URL": dataset.url}
         with gunicorn("cpnav.wsgi:application", env, log_name=f"app-{dataset.engine}") as server:
@@ -152,25 +153,30 @@ def limit(results: Results, datasets: list[Dataset], quick: bool) -> None:
                 }
 
 
+# What a day looks like, per agency: mostly agency pages, some CCHT, the guide and the API.
+LOAD_WEIGHTS = {"case_list": 20, "case_page": 12, "person_page": 8, "deadlines": 10,
+                "interview_step": 10, "guide_search": 10, "ccht_inbox": 8, "metrics": 4,
+                "metrics_national": 1}  # fmt: skip
+LOAD_USERS = 100  # signed-in people: 25 agencies x (supervisor, investigator, drafter, reviewer)
+
+
 def load_mix(found: dict[str, Any]) -> list[Request]:
-    """What a day looks like: mostly agency pages, some CCHT, the public guide and API."""
-    weights = {"case_list": 20, "case_page": 12, "person_page": 8, "deadlines": 10,
-               "interview_step": 10, "guide_search": 10, "ccht_inbox": 8, "metrics": 4,
-               "metrics_national": 1}  # fmt: skip
-    mix = [
-        Request(page["path"], headers=_as(found, page["persona"]), weight=weights[page["name"]])
-        for page in found["pages"]
-        if page["name"] in weights
-    ]
-    mix.append(Request("/guide/en/", weight=5))
-    mix.append(Request("/api/v1/determinations", "POST", DETERMINATION,
-                       {"Content-Type": "application/json"}, weight=12))  # fmt: skip
+    mix = []
+    for world in found["worlds"]:
+        for page in world["pages"]:
+            if page["name"] in LOAD_WEIGHTS:
+                headers = _as(found["cookie_name"], world, page["persona"])
+                mix.append(Request(page["path"], headers=headers,
+                                   weight=LOAD_WEIGHTS[page["name"]]))  # fmt: skip
+        mix.append(Request("/guide/en/", weight=5))
+        mix.append(Request("/api/v1/determinations", "POST", DETERMINATION,
+                           {"Content-Type": "application/json"}, weight=12))  # fmt: skip
     return mix
 
 
 def load(results: Results, datasets: list[Dataset], seconds: int) -> None:
     for dataset in datasets:
-        found = sessions(dataset)
+        found = sessions(dataset, LOAD_USERS // 4)
         env = {**APP_ENV, "DATABASE_URL": dataset.url}
         log(f"{dataset.engine}: load, 100 connections for {seconds} s")
         with gunicorn("cpnav.wsgi:application", env, log_name=f"load-{dataset.engine}") as server:

@@ -83,8 +83,13 @@ def env_choice(
     return value
 
 
-def database_from_url(name: str, url: str) -> dict[str, Any]:
-    """Turn ``sqlite:///relative/or//absolute/path`` or ``postgres://...`` into DATABASES."""
+def database_from_url(name: str, url: str, *, sqlite_cache_mb: int = 64) -> dict[str, Any]:
+    """Turn ``sqlite:///relative/or//absolute/path`` or ``postgres://...`` into DATABASES.
+
+    SQLite connections are kept (CONN_MAX_AGE) with a page cache of
+    ``sqlite_cache_mb`` each: SQLite's own default (2 MB) and a connection per
+    request re-read the same pages from the file on every request.
+    """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
@@ -98,8 +103,13 @@ def database_from_url(name: str, url: str) -> dict[str, Any]:
                 # writers (the audit chain above all) never both read a stale head.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    f"PRAGMA cache_size=-{sqlite_cache_mb * 1024};"
+                ),
             },
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     if parts.scheme in {"postgres", "postgresql"}:
         if not parts.path.strip("/"):

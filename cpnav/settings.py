@@ -147,7 +147,10 @@ TEMPLATES = [
 
 DATABASES = {
     "default": database_from_url(
-        "DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cpnav.sqlite3'}")
+        "DATABASE_URL",
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cpnav.sqlite3'}"),
+        # SQLite's page cache per connection (each app worker keeps one).
+        sqlite_cache_mb=env_int("CPNAV_SQLITE_CACHE_MB", 64, minimum=2, maximum=8192),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -280,6 +283,8 @@ API_TOKEN_RATE = env_str("CPNAV_API_TOKEN_RATE", "600/min")
 # exported aggregates; fiscal periods are read in this zone (CCHT's).
 REPORT_SUPPRESS_BELOW = env_int("CPNAV_SUPPRESS_BELOW", 5, minimum=2, maximum=100)
 REPORT_TIME_ZONE = env_str("CPNAV_REPORT_TIME_ZONE", "America/New_York")
+# Seconds the dashboard's computed figures are kept in the shared cache (0 = off).
+REPORT_CACHE_SECONDS = env_int("CPNAV_REPORT_CACHE_SECONDS", 300, minimum=0, maximum=3600)
 if REPORT_TIME_ZONE not in available_timezones():
     raise ImproperlyConfigured(
         f"CPNAV_REPORT_TIME_ZONE: expected a time zone name such as America/New_York, "
@@ -339,7 +344,14 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # WeasyPrint logs each layout step at INFO ("weasyprint.progress"): about
+        # twenty lines per package PDF. fontTools logs at INFO when WeasyPrint
+        # falls back to it for font subsetting. Warnings and errors still show.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # axes.W006 asks for IP-based lock-out too. CJIS locks the account after failed
