@@ -7,8 +7,10 @@ once per module and each test reads the same bytes.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -28,7 +30,7 @@ from cpnav.documents.package import (
     documents_for,
     with_enabled,
 )
-from cpnav.documents.render import package_html, render_docx, render_pdf
+from cpnav.documents.render import _font_config, package_html, render_docx, render_pdf
 from tests.documents.conftest import ARABIC_NAME, SHEET_ES, make_context
 
 
@@ -304,6 +306,30 @@ def test_an_extension_memo_names_the_current_term() -> None:
     html = package_html(ctx, documents_for(ctx))
     assert "Request for an extension of Continued Presence" in html
     assert "granted for 2024-12-01 to 2026-11-30" in html
+
+
+# --- rendering in a long-lived process ---------------------------------------------
+
+
+def test_a_thread_keeps_its_font_configuration_and_shares_it_with_no_other() -> None:
+    here = _font_config()
+    assert _font_config() is here
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        there = pool.submit(_font_config).result()
+    assert there is not here
+
+
+def test_packages_rendered_in_parallel_threads_match_one_rendered_alone(full: Rendered) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pdfs = list(pool.map(lambda _: render_pdf(full.ctx, documents_for(full.ctx)), range(2)))
+    assert all(pdf == full.pdf for pdf in pdfs)
+
+
+def test_weasyprint_does_not_log_every_layout_step() -> None:
+    """About twenty INFO lines per PDF otherwise; warnings (bad CSS, missing fonts) stay."""
+    assert not logging.getLogger("weasyprint.progress").isEnabledFor(logging.INFO)
+    assert logging.getLogger("weasyprint").isEnabledFor(logging.WARNING)
+    assert not logging.getLogger("fontTools.subset").isEnabledFor(logging.INFO)
 
 
 # --- hostile input ------------------------------------------------------------------
