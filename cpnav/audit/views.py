@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from cpnav.accounts.access import require_audit_access, visible_audit_events
 from cpnav.audit.forms import AuditFilterForm
 from cpnav.audit.services import record
+from cpnav.core.paging import CappedPaginator
 
 PAGE_SIZE = 50
 
@@ -36,7 +36,7 @@ def log(request: HttpRequest) -> HttpResponse:
         if data["until"]:
             events = events.filter(at__lte=datetime.combine(data["until"], time.max, UTC))
         filters = {key: str(value) for key, value in data.items() if value}
-    page = Paginator(events.order_by("-seq"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(events.order_by("-seq"), PAGE_SIZE).get_page(request.GET.get("page"))
     record("audit.view", request=request, details={"filters": filters, "page": page.number})
     query = request.GET.copy()
     query.pop("page", None)

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.db.models.expressions import OrderBy
 from django.http import HttpRequest, HttpResponse
@@ -16,6 +15,7 @@ from django.utils import timezone
 from cpnav.accounts import access
 from cpnav.accounts.models import Level, Role
 from cpnav.cases.models import CPRequest, Form, Status
+from cpnav.core.paging import CappedPaginator
 
 PAGE_SIZE = 25
 SORTS: dict[str, str | OrderBy] = {
@@ -30,7 +30,9 @@ def _page(request: HttpRequest, queryset: QuerySet[CPRequest], title: str, waiti
     queryset = queryset.annotate(waiting_since=F(waiting_field))
     sort = request.GET.get("sort", "waiting")
     order = SORTS.get(sort, "waiting_since")
-    page = Paginator(queryset.order_by(order, "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(queryset.order_by(order, "pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     now = timezone.now()
     rows = [
         {"cp": cp, "days": (now - cp.waiting_since).days if cp.waiting_since else 0} for cp in page

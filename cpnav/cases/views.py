@@ -52,6 +52,7 @@ from cpnav.cases.models import (
     Share,
     Status,
 )
+from cpnav.core.paging import CappedPaginator
 from cpnav.documents.models import GeneratedDocument
 
 PAGE_SIZE = 25
@@ -123,7 +124,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "-updated_at")
     if sort not in CASE_SORTS:
         sort = "-updated_at"
-    page = Paginator(cases.order_by(sort, "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(cases.order_by(sort, "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     can_create = bool(services.investigator_agencies(_user(request)))
     filters = {"q": number, "status": status if status in Status.values else "",
                "form": form if form in Form.values else ""}  # fmt: skip
