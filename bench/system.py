@@ -238,9 +238,7 @@ def parse_wrk(text: str) -> WrkResult:
     for line in text.splitlines():
         match = _LATENCY.match(line)
         if match:
-            latency[f"p{match.group(1).rstrip('0').rstrip('.')}"] = (
-                float(match.group(2)) * _UNITS[match.group(3)]
-            )
+            latency[f"p{float(match.group(1)):g}"] = float(match.group(2)) * _UNITS[match.group(3)]
     return WrkResult(float(rps.group(1)), int(total.group(1)), errors,
                      int(bad.group(1)) if bad else 0, latency)  # fmt: skip
 

@@ -8,6 +8,7 @@ went through ``privacy`` - raw counts never reach a template or a file.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
-from django.utils import timezone
+from django.core.cache import cache
+from django.db.models import Q, QuerySet
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cpnav.accounts import access
 from cpnav.accounts.models import Agency, User
-from cpnav.cases.models import Case
 from cpnav.reports import privacy
 from cpnav.reports.fiscal import DEFAULT_ZONE, Period
 from cpnav.reports.metrics import Agencies, Window
@@ -41,6 +43,15 @@ if TYPE_CHECKING:
 
 THRESHOLD_SETTING: Final = "REPORT_SUPPRESS_BELOW"
 ZONE_SETTING: Final = "REPORT_TIME_ZONE"
+CACHE_SETTING: Final = "REPORT_CACHE_SECONDS"
+# Raise when what is kept changes shape, so an older release's figures are not read.
+CACHE_VERSION: Final = "v1"
+# The by-agency table on the page: the agencies with the most requests (downloads: all).
+PAGE_AGENCY_ROWS: Final = 25
+# Up to this many agencies the filter is a list; beyond, a search by name or ORI.
+AGENCY_LIST_LIMIT: Final = 50
+# Agencies listed when a search finds several.
+AGENCY_MATCHES_SHOWN: Final = 10
 
 
 # --- Who sees what ------------------------------------------------------------
@@ -57,12 +68,36 @@ def report_agencies(user: User | AnonymousUser) -> QuerySet[Agency]:
     return access.user_agencies(user)
 
 
-def agency_choices(user: User | AnonymousUser) -> QuerySet[Agency]:
-    """The agencies offered in the filter: CCHT's list is those with a case (the rest
-    would show zeros), so it stays short enough to choose from."""
+def agency_choices(user: User | AnonymousUser) -> list[Agency] | None:
+    """The agencies offered as a list in the filter, or None when the user may report
+    on too many to list (CCHT: every agency) and finds one by name or ORI instead."""
     if is_ccht_member(user):
-        return Agency.objects.filter(Exists(Case.objects.filter(agency=OuterRef("pk"))))
-    return access.user_agencies(user)
+        return None
+    agencies = list(access.user_agencies(user).order_by("name", "pk")[: AGENCY_LIST_LIMIT + 1])
+    return agencies if len(agencies) <= AGENCY_LIST_LIMIT else None
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The agencies a search found (at most ``AGENCY_MATCHES_SHOWN``) and how many matched."""
+
+    agencies: list[Agency]
+    count: int
+
+
+def find_agencies(user: User | AnonymousUser, text: str) -> Matches:
+    """Agencies the user may report on whose name contains ``text`` (any case) or whose
+    ORI is ``text``. An exact name or ORI wins over names that merely contain it."""
+    text = " ".join(text.split())
+    if not text:
+        return Matches([], 0)
+    allowed = report_agencies(user).order_by("name", "pk")
+    exact = list(allowed.filter(Q(name__iexact=text) | Q(ori__iexact=text))[:2])
+    if len(exact) == 1:
+        return Matches(exact, 1)
+    found = allowed.filter(Q(name__icontains=text) | Q(ori__iexact=text))
+    count = found.count()
+    return Matches(list(found[:AGENCY_MATCHES_SHOWN]) if count else [], count)
 
 
 def may_view(user: User | AnonymousUser) -> bool:
@@ -130,10 +165,11 @@ def table(scope: Scope, window: Window, slug: str) -> Table:
     raise KeyError(slug)
 
 
-def report(scope: Scope, window: Window) -> list[Section]:
+def report(scope: Scope, window: Window, *, agency_rows: int | None = None) -> list[Section]:
+    """Every section of the report; ``agency_rows`` cuts the by-agency table for a page."""
     t = threshold()
     agencies = scope.agencies
-    requests = request_tables(agencies, window, t)
+    requests = request_tables(agencies, window, t, agency_rows=agency_rows)
     return [
         Section(
             _("Requests submitted to CCHT"),
@@ -145,6 +181,87 @@ def report(scope: Scope, window: Window) -> list[Section]:
         Section(_("24-hour HHS notice"), "", [hhs_table(agencies, window, t)]),
         Section(_("Engagement"), "", [engagement_table(agencies, window, t)]),
     ]
+
+
+# --- The page's figures, kept a few minutes --------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The sections a page shows, and when they were computed."""
+
+    sections: list[Section]
+    computed_at: datetime
+
+
+def cache_seconds() -> int:
+    seconds = getattr(settings, CACHE_SETTING, 0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise ValueError(f"{CACHE_SETTING} must be a whole number 0 or more, got {seconds!r}")
+    return seconds
+
+
+def scope_key(scope: Scope) -> str:
+    """Whose numbers: "all", or the agencies' ids (sorted, hashed to keep keys short)."""
+    if scope.agencies is None:
+        return "all"
+    ids = sorted(str(pk) for pk in scope.agencies.order_by().values_list("pk", flat=True))
+    return hashlib.sha256(",".join(ids).encode()).hexdigest()
+
+
+def figures_key(scope: Scope, period: Period) -> str:
+    """Everything the figures depend on but the moment: scope, period, threshold,
+    reporting zone, language and the number of agencies a page lists."""
+    parts = (
+        CACHE_VERSION,
+        scope_key(scope),
+        period.start.isoformat(),
+        period.end.isoformat(),
+        str(threshold()),
+        getattr(reporting_zone(), "key", DEFAULT_ZONE),
+        translation.get_language() or settings.LANGUAGE_CODE,
+        str(PAGE_AGENCY_ROWS),
+    )
+    return "cpnav:reports:" + ":".join(parts)
+
+
+def figures(scope: Scope, period: Period) -> Figures:
+    """The page's sections, from the shared cache when computed less than
+    ``REPORT_CACHE_SECONDS`` ago for the same key, else computed now and kept."""
+    seconds = cache_seconds()
+    key = figures_key(scope, period) if seconds else ""
+    if seconds:
+        try:
+            kept = cache.get(key)
+        except Exception:  # a value an older release left: recompute it
+            kept = None
+        if isinstance(kept, Figures):
+            return kept
+    now = timezone.now()
+    found = Figures(report(scope, window(period, now), agency_rows=PAGE_AGENCY_ROWS), now)
+    if seconds:
+        cache.set(key, found, seconds)
+    return found
+
+
+def freshness(computed_at: datetime) -> str:
+    """When the figures were computed, and how long they are kept, in plain words."""
+    local = computed_at.astimezone(reporting_zone())
+    when = _("%(time)s %(zone)s on %(date)s") % {
+        "time": f"{local:%H:%M}", "zone": local.tzname() or "", "date": f"{local:%Y-%m-%d}",
+    }  # fmt: skip
+    seconds = cache_seconds()
+    if not seconds:
+        return _("Figures as of %(when)s.") % {"when": when}
+    if seconds % 60 == 0:
+        every = ngettext("every minute", "every %(n)d minutes", seconds // 60)
+        every %= {"n": seconds // 60}
+    else:
+        every = ngettext("every second", "every %(n)d seconds", seconds) % {"n": seconds}
+    return _(
+        "Figures as of %(when)s; they are recomputed %(every)s, so a change made since "
+        "may not show yet."
+    ) % {"when": when, "every": every}
 
 
 def describe(period: Period) -> str:

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cpnav.accounts.models import STATES, TERRITORIES, Agency, Level
 from cpnav.cases.models import RequestKind
@@ -43,6 +45,8 @@ class Table:
     rows: tuple[Row, ...]
     chart: SafeString
     notes: tuple[str, ...] = ()
+    # Rows of the full table left off this one (a page shows the largest rows only).
+    not_shown: int = 0
 
     def __post_init__(self) -> None:
         privacy.check_dimensions([self.dimension])
@@ -133,10 +137,16 @@ def _request_titles() -> dict[str, tuple[str, str]]:
     }
 
 
-def request_tables(agencies: Agencies, window: Window, t: int) -> dict[str, Table]:
+def request_tables(
+    agencies: Agencies, window: Window, t: int, *, agency_rows: int | None = None
+) -> dict[str, Table]:
     """Every request table, protected together: they share their totals, and the
     agency table adds up to the level and state tables, so a number hidden in one
-    is hidden wherever it appears."""
+    is hidden wherever it appears.
+
+    ``agency_rows``: for a page, keep only that many agencies (those with the most
+    requests), cut after the whole family is protected; a download keeps them all.
+    """
     counts = {dim: metrics.requests_by(agencies, window, dim) for _s, dim in REQUEST_TABLES}
     agency_ids = sorted({row for row, _o in counts["agency"]})
     named = {str(a.pk): a for a in Agency.objects.filter(pk__in=agency_ids)}
@@ -221,6 +231,9 @@ def request_tables(agencies: Agencies, window: Window, t: int) -> dict[str, Tabl
             )
             for key in rows[dim]
         )
+        cut: str | None = None
+        if dim == "agency":
+            body, cut = _largest(body, agency_rows)
         title, header = titles[dim]
         tables[slug] = Table(
             slug=slug,
@@ -230,8 +243,41 @@ def request_tables(agencies: Agencies, window: Window, t: int) -> dict[str, Tabl
             columns=columns,
             rows=(*body, totals),
             chart=_chart(slug, title, ((r.label, r.cells[-1]) for r in body), marker),
+            notes=(cut,) if cut else (),
+            not_shown=len(rows[dim]) - len(body),
         )
     return tables
+
+
+def _published_size(row: Row) -> tuple[int, float]:
+    """Sort key, largest first, from the row's published total only: a hidden total
+    goes after every shown one, so the order tells nothing the table does not."""
+    total = row.cells[-1]
+    return (0, -total) if isinstance(total, int | float) else (1, 0)
+
+
+def _largest(body: Sequence[Row], limit: int | None) -> tuple[tuple[Row, ...], str | None]:
+    """The ``limit`` agency rows with the largest published totals, and a note of how
+    many are left off (None when none is). Rows are cut after protection: the table
+    was suppressed whole with its family, and leaving rows out publishes nothing
+    the full download does not."""
+    if limit is None or len(body) <= limit:
+        return tuple(body), None
+    kept = tuple(sorted(body, key=_published_size)[:limit])  # stable: ties stay by name
+    rest = len(body) - limit
+    note = ngettext(
+        "The %(shown)s agencies with the most requests in the period are shown, largest "
+        "first. %(rest)s other agency is not shown: the CSV and Excel downloads have "
+        "every agency.",
+        "The %(shown)s agencies with the most requests in the period are shown, largest "
+        "first. %(rest)s other agencies are not shown: the CSV and Excel downloads have "
+        "every agency.",
+        rest,
+    ) % {
+        "shown": number_format(limit, force_grouping=True),
+        "rest": number_format(rest, force_grouping=True),
+    }
+    return kept, note
 
 
 # Time to submission and decision ---------------------------------------------

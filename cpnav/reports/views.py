@@ -33,19 +33,29 @@ def _member(request: HttpRequest) -> User:
 
 def _form(request: HttpRequest, user: User) -> ReportFilterForm:
     wanted = request.GET.get("agency", "")
+    chosen = None
     if wanted:
         try:
             pk = UUID(wanted)
         except ValueError:
             raise access.not_found(request, "agency", wanted[:64]) from None
-        if not services.report_agencies(user).filter(pk=pk).exists():
+        chosen = services.report_agencies(user).filter(pk=pk).first()
+        if chosen is None:
             raise access.not_found(request, "agency", pk)
-    agencies = list(services.agency_choices(user))
     today = timezone.now().astimezone(services.reporting_zone()).date()
     data = {"fiscal_year": str(fiscal_year(today)), "period": "year", **request.GET.dict()}
     return ReportFilterForm(
-        data, agencies=agencies, every_agency=services.is_ccht_member(user), today=today
+        data,
+        agencies=services.agency_choices(user),
+        every_agency=services.is_ccht_member(user),
+        today=today,
+        chosen=chosen,
+        find=lambda text: services.find_agencies(user, text),
     )
+
+
+def _url(query: dict[str, str]) -> str:
+    return f"{reverse('reports:dashboard')}?{urlencode(query)}"
 
 
 @login_required
@@ -53,19 +63,33 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = _member(request)
     form = _form(request, user)
     context: dict[str, object] = {"form": form, "sections": None}
-    if form.is_valid():
+    if form.is_valid() and form.choose_one():
+        assert form.matches is not None
+        context.update(
+            matches=[(agency, _url(form.query(agency))) for agency in form.matches.agencies],
+            match_count=form.matches.count,
+            more_matches=form.matches.count - len(form.matches.agencies),
+            searched=form.cleaned_data["find"],
+        )
+    elif form.is_valid():
+        if form.finder and "find" in request.GET:
+            # Found by name or ORI: the address names the agency by id, as links do.
+            return redirect(_url(form.query()))
         scope = services.scope_for(user, form.chosen_agency())
         period = form.chosen_period()
         threshold = services.threshold()
+        found = services.figures(scope, period)
+        zone = services.reporting_zone()
         context.update(
-            sections=services.report(scope, services.window(period)),
+            sections=found.sections,
+            freshness=services.freshness(found.computed_at),
             scope=scope,
             period_label=services.describe(period),
-            query=urlencode({k: v for k, v in form.data.items() if v}),
+            query=urlencode(form.query()),
             marker=privacy.marker(threshold),
             threshold=threshold,
             below=threshold - 1,
-            zone=getattr(services.reporting_zone(), "key", DEFAULT_ZONE),
+            zone=getattr(zone, "key", DEFAULT_ZONE),
         )
     return render(request, "reports/dashboard.html", context)
 

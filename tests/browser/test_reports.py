@@ -45,6 +45,14 @@ def show(page: Page, year: str, period: str, agency: str | None = None) -> None:
     page.get_by_role("button", name="Show the metrics").click()
 
 
+def find(page: Page, year: str, period: str, text: str) -> None:
+    """CCHT's filter: the agency is found by name or ORI, not picked from a list."""
+    page.get_by_label("Fiscal year", exact=True).select_option(label=year)
+    page.get_by_role("group", name="Period").get_by_text(period, exact=True).click()
+    page.get_by_role("textbox", name=re.compile(r"^Agency \(name or ORI\)")).fill(text)
+    page.get_by_role("button", name="Show the metrics").click()
+
+
 def downloaded(page: Page, link: str) -> Path:
     with page.expect_download() as info:
         page.get_by_role("link", name=link).click()
@@ -87,8 +95,30 @@ def test_ccht_filters_reads_and_downloads(requests_world: World, sign_in: SignIn
     assert ["Denied", "<5"] in values
     assert AuditEvent.objects.filter(action="report.downloaded").count() == 2
 
+    expect(ccht.get_by_text(re.compile(r"^Figures as of \d\d:\d\d"))).to_be_visible()
+
+    # Several agencies match: pick one from the links.
+    find(ccht, "FY2026", "Quarter 1 (October to December)", "county")
+    expect(
+        ccht.get_by_role("heading", name="2 agencies match “county”: choose one")
+    ).to_be_visible()
+    accessible(ccht, "reports dashboard, several agencies match")
+    ccht.get_by_role("link", name="Far County Police").click()
+    expect(
+        ccht.get_by_role("heading", level=2, name=re.compile("^Far County Police: FY2026"))
+    ).to_be_visible()
+    # None matches: said next to the field, with what was typed.
+    find(ccht, "FY2026", "Quarter 1 (October to December)", "Atlantis")
+    expect(ccht.get_by_role("textbox", name=re.compile(r"^Agency \(name or ORI\)"))).to_have_value(
+        "Atlantis"
+    )
+    expect(
+        ccht.get_by_role("link", name=re.compile("^Agency \\(name or ORI\\): No agency"))
+    ).to_be_visible()
+    accessible(ccht, "reports dashboard, no agency matches")
+
     # One quarter, one agency.
-    show(ccht, "FY2026", "Quarter 1 (October to December)", agency="Lakeside County Sheriff")
+    find(ccht, "FY2026", "Quarter 1 (October to December)", "lakeside")
     expect(
         ccht.get_by_role(
             "heading",

@@ -109,15 +109,16 @@ def test_an_agency_user_sees_their_agency_only(requests_world: World) -> None:
     assert "Lakeside County Sheriff: FY2026" in mine
 
 
-def test_ccht_chooses_among_the_agencies_with_cases(requests_world: World) -> None:
+def test_ccht_finds_the_agency_by_name_instead_of_a_list(requests_world: World) -> None:
     w = requests_world
     html = page(signed_in(Client(), w.ccht_user), **FY2026)
-    assert '<option value="" selected>All agencies</option>' in html
-    assert f'<option value="{w.far.pk}">Far County Police</option>' in html
-    assert f'value="{w.ccht.pk}"' not in html  # no case, nothing to show
-    # Still one of CCHT's agencies: offered no numbers, but not refused either.
+    assert '<select name="agency"' not in html  # thousands of agencies: no list
+    assert '<label class="usa-label" for="id_find">Agency (name or ORI) <span' in html
+    # Any agency CCHT may report on can be chosen, even one with no case (zeros).
     html = page(signed_in(Client(), w.ccht_user), **FY2026, agency=str(w.ccht.pk))
-    assert "Select a valid choice" in html
+    assert "CCHT: FY2026" in html
+    assert 'name="find" value="CCHT"' in html
+    assert f'name="agency" value="{w.ccht.pk}"' in html
 
 
 def test_filters_by_quarter_custom_dates_and_agency(requests_world: World, settings: Any) -> None:
