@@ -94,8 +94,16 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
                                figures["share_of_limit"], 0.6, at_least=True))  # fmt: skip
     next_q = data["metrics"].get("interview.next_question")
     out.append(_target("interview.next_question p95", next_q and next_q["p95"], 0.05, unit=" ms"))
-    walk = data["ratios"].get("walk_vs_docassemble")
-    out.append(_target("21+-screen walk, times faster than docassemble", walk, 20, at_least=True))
+    # The engine walk is the like-for-like one (docassemble's assemble() per screen is
+    # engine work too); the step view's own path (GET + POST per screen) is shown beside it.
+    walk = data["ratios"].get("engine_walk_vs_docassemble")
+    out.append(_target("24-screen walk (engine), times faster than docassemble", walk, 20,
+                       at_least=True))  # fmt: skip
+    view = data["ratios"].get("walk_vs_docassemble")
+    if view is not None:
+        out.append({"target": "24-screen walk through the step view's code (GET + POST), "
+                    "times faster than docassemble (shown, not a target)", "value": view,
+                    "goal": "-", "met": None})  # fmt: skip
     parts = [_median(data, n) for n in ("package.context", "package.pdf.warm", "package.docx.warm")]
     package = None if None in parts else sum(p for p in parts if p is not None)
     out.append(_target("package assembly warm (context + PDF + DOCX, medians)", package, 500,
@@ -138,6 +146,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     ]
     for t in data["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        if t["goal"] == "-":
+            met = "-"
         lines.append(f"| {t['target']} | {_fmt(t['value'])} | {t['goal']} | {met} |")
     lines += ["", "## Timings", "", "| metric | unit | median | p95 | n | queries | what |",
               "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip

@@ -13,6 +13,8 @@ same functions with the answers they hold. Interviews are YAML files in
 * ``prefill`` - answers from the case record (keys in ``PREFILL_KEYS``).
 * ``review`` / ``missing`` - for the review page and the "still needed" list.
 * ``previous_question`` - the question before a given one, for a Back link.
+* ``screen`` -> ``Screen`` - a step page's next question, progress and Back
+  link from one walk.
 * ``to_facts`` - the answers as ``cpnav.policy.parse_facts`` input.
 
 Conditions and computed values are written in a small expression language
@@ -23,6 +25,7 @@ from cpnav.interview.answers import AnswerValue, display, parse_answer
 from cpnav.interview.engine import (
     ReviewRow,
     ReviewSection,
+    Screen,
     SectionProgress,
     State,
     answer,
@@ -30,6 +33,7 @@ from cpnav.interview.engine import (
     next_question,
     previous_question,
     review,
+    screen,
     state,
     to_facts,
 )
@@ -56,6 +60,7 @@ __all__ = [
     "Question",
     "ReviewRow",
     "ReviewSection",
+    "Screen",
     "Section",
     "SectionProgress",
     "State",
@@ -69,6 +74,7 @@ __all__ = [
     "prefill",
     "previous_question",
     "review",
+    "screen",
     "shipped_interview_ids",
     "state",
     "to_facts",

@@ -135,30 +135,69 @@ def previous_question(
     if index is None:
         raise KeyError(f"interview {interview.id!r} has no question {question_id!r}")
     _, statuses, _ = _walk(plan, answers, today, stop=False, end=index)
+    return _before(plan, statuses, index)
+
+
+def _progress(interview: Interview, statuses: list[int]) -> list[SectionProgress]:
+    sections = interview.sections
+    answered = [0] * len(sections)
+    total = [0] * len(sections)
+    for step, status in zip(interview.plan.steps, statuses, strict=True):
+        if status != IRRELEVANT:
+            total[step.section] += 1
+            if status == DONE:
+                answered[step.section] += 1
+    return [SectionProgress(s.id, s.title, answered[i], total[i]) for i, s in enumerate(sections)]
+
+
+def _before(plan: Plan, statuses: list[int], index: int) -> str | None:
     for earlier in range(index - 1, -1, -1):
         if statuses[earlier] != IRRELEVANT:
             return plan.steps[earlier].question.id
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What a step page needs, from one walk: the next question, progress, and the
+    question before the one shown (the Back link)."""
+
+    next_question: Question | None
+    progress: list[SectionProgress]
+    previous: str | None
+
+
+def screen(
+    interview: Interview, answers: Mapping[str, Any], question_id: str | None, *, today: date
+) -> Screen:
+    """A step page showing ``question_id``, or the next question when None.
+
+    One walk gives all three: conditions only read earlier questions, so the
+    statuses before the shown question are the ones ``previous_question`` finds.
+    Raises KeyError for an unknown question id.
+    """
+    plan = interview.plan
+    _, statuses, first = _walk(plan, answers, today, stop=False)
+    following = None if first < 0 else plan.steps[first].question
+    shown = question_id if question_id is not None else (following.id if following else None)
+    previous = None
+    if shown is not None:
+        index = plan.index.get(shown)
+        if index is None:
+            raise KeyError(f"interview {interview.id!r} has no question {shown!r}")
+        previous = _before(plan, statuses, index)
+    return Screen(following, _progress(interview, statuses), previous)
+
+
 def state(interview: Interview, answers: Mapping[str, Any], *, today: date) -> State:
     plan = interview.plan
     env, statuses, first = _walk(plan, answers, today, stop=False)
-    sections = interview.sections
-    answered = [0] * len(sections)
-    total = [0] * len(sections)
-    irrelevant: set[str] = set()
-    for step, status in zip(plan.steps, statuses, strict=True):
-        if status == IRRELEVANT:
-            if answers.get(step.question.id) is not None:
-                irrelevant.add(step.question.id)
-            continue
-        total[step.section] += 1
-        if status == DONE:
-            answered[step.section] += 1
-    progress = [
-        SectionProgress(s.id, s.title, answered[i], total[i]) for i, s in enumerate(sections)
-    ]
+    irrelevant = {
+        step.question.id
+        for step, status in zip(plan.steps, statuses, strict=True)
+        if status == IRRELEVANT and answers.get(step.question.id) is not None
+    }
+    progress = _progress(interview, statuses)
     return State(
         next_question=None if first < 0 else plan.steps[first].question,
         progress=progress,

@@ -27,9 +27,8 @@ from cpnav.interview import (
     display,
     missing,
     next_question,
-    previous_question,
     review,
-    state,
+    screen,
 )
 from cpnav.interview.answers import YES_NO_UNKNOWN_LABELS, Raw
 
@@ -161,13 +160,12 @@ def _show(
     refused: Raw | None,
     error: str | None,
 ) -> Show | None:
-    current = state(interview, answers, today=today)
-    question = question or current.next_question
+    page = screen(interview, answers, question.id if question else None, today=today)
+    question = question or page.next_question
     if question is None:
         return None
-    previous = previous_question(interview, answers, question.id, today=today)
     value = answers.get(question.id) if error is None else refused
-    return Show(question, current.progress, previous, value, error)
+    return Show(question, page.progress, page.previous, value, error)
 
 
 def handle(request: HttpRequest, step: Step, question_id: str | None) -> HttpResponse:

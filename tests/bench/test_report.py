@@ -60,7 +60,8 @@ def results() -> Results:
     r.add("page.sqlite.case_list", [10.0] * 18 + [60.0] * 2, "ms", "a page", queries=9)
     r.add("page.sqlite.guide_search", [1.0, 2.0], "ms", "search")
     r.add("interview.next_question", [0.002], "ms", "next")
-    r.add("interview.view_walk", [1.0], "ms", "walk")
+    r.add("interview.view_walk", [2.0], "ms", "walk through the view")
+    r.add("interview.walk", [1.0], "ms", "walk")
     r.add("peer.walk", [25.0], "ms", "docassemble")
     r.throughput["bare_django"] = {"requests_per_second": 2000.0, "p50_ms": 1.0, "p95_ms": 2.0,
                                    "errors": 0, "bad_status": 0}  # fmt: skip
@@ -81,11 +82,12 @@ def test_targets_say_what_was_met_and_what_was_not() -> None:
     assert met["page.sqlite.guide_search p95"] is True
     assert met["sqlite.determination_api share of the bare Django limit"] is False
     assert met["interview.next_question p95"] is True
-    assert met["21+-screen walk, times faster than docassemble"] is True
+    assert met["24-screen walk (engine), times faster than docassemble"] is True
     assert met["package assembly warm (context + PDF + DOCX, medians)"] is None  # not measured
     assert met["load.sqlite errors"] is False  # a bad status is an error
     assert met["load.sqlite worker peak memory"] is True
-    assert data["ratios"]["walk_vs_docassemble"] == 25
+    assert data["ratios"]["engine_walk_vs_docassemble"] == 25
+    assert data["ratios"]["walk_vs_docassemble"] == 12.5
 
 
 def test_the_table_shows_every_target_and_marks_misses() -> None:

@@ -24,6 +24,7 @@ from cpnav.interview import (
     next_question,
     previous_question,
     review,
+    screen,
     shipped_interview_ids,
     state,
     to_facts,
@@ -149,6 +150,23 @@ def test_previous_question_is_the_last_relevant_one_before(name: str, data: st.D
         if row.relevant and row.question_id in before
     ]
     assert got == (shown[-1] if shown else None)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_a_screen_agrees_with_state_and_previous_question(name: str, data: st.DataObject) -> None:
+    interview = INTERVIEWS[name]
+    answers = data.draw(answer_sets(interview))
+    question = data.draw(st.sampled_from([None, *interview.questions]))
+    page = screen(interview, answers, question.id if question else None, today=TODAY)
+    full = state(interview, answers, today=TODAY)
+    assert page.next_question == full.next_question
+    assert page.progress == full.progress
+    shown = question or full.next_question
+    assert page.previous == (
+        previous_question(interview, answers, shown.id, today=TODAY) if shown else None
+    )
 
 
 def test_shipped_interviews_are_all_covered() -> None:

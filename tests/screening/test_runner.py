@@ -105,10 +105,9 @@ def test_post_saves_and_names_the_next_question_without_a_full_state(
     screening: Interview, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_state(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a POST that is accepted needs no state()")
+        raise AssertionError("a POST that is accepted needs no full walk")
 
-    monkeypatch.setattr(runner, "state", no_state)
-    monkeypatch.setattr(runner, "previous_question", no_state)
+    monkeypatch.setattr(runner, "screen", no_state)
     before = dict(YES_PATH)
     saved = visit(screening, before, None, typed("yes"), today=TODAY)
     assert saved == Saved({**YES_PATH, "works_for_someone": "yes"}, "excessive_hours")
