@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from dataclasses import dataclass
 
@@ -44,16 +45,53 @@ def hit(request: HttpRequest, scope: str, limit: Limit) -> int | None:
 
 
 def hit_key(key: str, limit: Limit) -> int | None:
-    """Count one call against ``key``; seconds to wait if over the limit, else None."""
+    """Count one call against ``key``; seconds to wait if over the limit, else None.
+
+    Far below its limit a key is written every few calls, not every call: this
+    process holds back at most an eighth of the budget still left (and at most
+    ``MAX_HELD``), so the app servers together - up to eight of them - cannot
+    pass the limit on calls they have not written yet, and near the limit every
+    call is written and checked. The first call of a window is always written.
+    """
     now = int(time.time())
     window = now // limit.seconds
     resets_at = (window + 1) * limit.seconds
-    count = _count(_stored_key(key), window, resets_at)
-    if count == 1 and random.random() < PURGE_CHANCE:  # noqa: S311  (housekeeping, not security)
-        purge(now)
+    stored = _stored_key(key)
+    with _lock:
+        seen = _held.get(stored)
+        known, held = (seen[1], seen[2]) if seen is not None and seen[0] == window else (0, 0)
+        held += 1
+        write = known == 0 or held >= max(1, min(MAX_HELD, (limit.requests - known) // 8))
+        # Claimed calls leave the held count before the write, so another thread's
+        # calls that arrive meanwhile are neither lost nor written twice.
+        _held[stored] = (window, known, 0 if write else held)
+        count = known + held
+    if write:
+        count = _count(stored, window, resets_at, held)
+        with _lock:
+            if len(_held) > MAX_KEYS:
+                _held.clear()
+            seen = _held.get(stored)
+            arrived = seen[2] if seen is not None and seen[0] == window else 0
+            _held[stored] = (window, count, arrived)
+        if count == held and random.random() < PURGE_CHANCE:  # noqa: S311  (housekeeping)
+            purge(now)
     if count > limit.requests:
         return max(1, resets_at - now)
     return None
+
+
+# Calls counted here and not yet written: key -> (window, count last read, held back).
+_held: dict[str, tuple[int, int, int]] = {}
+_lock = threading.Lock()
+MAX_HELD = 64
+MAX_KEYS = 10_000
+
+
+def forget_held() -> None:
+    """Drop this process's unwritten counts (tests: the database they counted in is gone)."""
+    with _lock:
+        _held.clear()
 
 
 # A new window opens this share of the time with a sweep of the rows of old windows.
@@ -66,22 +104,22 @@ def _stored_key(key: str) -> str:
     return key if len(key) <= 200 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def _count(key: str, window: int, resets_at: int) -> int:
+def _count(key: str, window: int, resets_at: int, calls: int = 1) -> int:
     quote = connection.ops.quote_name
     table = quote(RateCounter._meta.db_table)
     count = quote("count")
     sql = (
         f"INSERT INTO {table} ({quote('key')}, {quote('window_index')}, {count}, "  # noqa: S608
-        f"{quote('resets_at')}) VALUES (%s, %s, 1, %s) "
+        f"{quote('resets_at')}) VALUES (%s, %s, %s, %s) "
         f"ON CONFLICT ({quote('key')}) DO UPDATE SET "
         f"{count} = CASE WHEN {table}.{quote('window_index')} = excluded.{quote('window_index')} "
-        f"THEN {table}.{count} + 1 ELSE 1 END, "
+        f"THEN {table}.{count} + excluded.{count} ELSE excluded.{count} END, "
         f"{quote('window_index')} = excluded.{quote('window_index')}, "
         f"{quote('resets_at')} = excluded.{quote('resets_at')} "
         f"RETURNING {count}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key, window, resets_at])
+        cursor.execute(sql, [key, window, calls, resets_at])
         row = cursor.fetchone()
     return int(row[0])
 
@@ -95,4 +133,5 @@ def purge(now: int | None = None) -> int:
 
 def reset() -> None:
     """Forget every counter (tests, or an operator lifting a block)."""
+    forget_held()
     RateCounter.objects.all().delete()

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cpnav.core import ratelimit
 from cpnav.core.models import RateCounter
-from cpnav.core.ratelimit import Limit, hit_key, parse_rate, purge
+from cpnav.core.ratelimit import Limit, forget_held, hit_key, parse_rate, purge
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +70,29 @@ def test_a_new_window_sometimes_sweeps(clock: list[float], monkeypatch: pytest.M
 def test_bad_rates_name_the_setting(text: str) -> None:
     with pytest.raises(ImproperlyConfigured, match="CPNAV_X"):
         parse_rate("CPNAV_X", text)
+
+
+def test_far_below_the_limit_calls_are_written_in_batches_and_exactly_near_it(
+    clock: list[float],
+) -> None:
+    limit = Limit(80, 60)
+    assert all(hit_key("busy", limit) is None for _ in range(40))
+    written = RateCounter.objects.get(key="busy").count
+    assert 1 <= written < 40  # some calls are held back, never more than an eighth of what is left
+    assert all(hit_key("busy", limit) is None for _ in range(40))
+    assert hit_key("busy", limit) == 60  # the 81st call is refused...
+    assert (
+        RateCounter.objects.get(key="busy").count == 81
+    )  # ...because near the limit all are written
+
+
+def test_counts_written_elsewhere_are_seen_at_the_next_write(clock: list[float]) -> None:
+    limit = Limit(100, 60)
+    hit_key("shared", limit)
+    # Another app server spends most of the budget meanwhile.
+    RateCounter.objects.filter(key="shared").update(count=99)
+    assert hit_key("shared", limit) is None  # held back: this process still believes 2
+    forget_held()  # another worker process, which holds nothing back yet
+    assert hit_key("shared", limit) is None  # written at once: the 100th call
+    assert hit_key("shared", limit) is not None  # and the 101st is refused
+    assert RateCounter.objects.get(key="shared").count == 101
