@@ -33,6 +33,10 @@ class Page:
     persona: str
     path: str
     what: str
+    cold: bool = False  # the shared cache is emptied before each sample
+
+
+COLD_SAMPLES = 5
 
 
 @dataclass
@@ -122,6 +126,10 @@ def find_world(agency_id: Any = None, reviewer_index: int = 0) -> World:
              "metrics dashboard for a fiscal year, one agency"),
         Page("metrics_national", "reviewer", f"/reports/?fiscal_year={year}&period=year",
              "metrics dashboard for a fiscal year, national (CCHT)"),
+        Page("metrics_cold", "supervisor", f"/reports/?fiscal_year={year}&period=year",
+             "the same for one agency, figures computed afresh (cache emptied)", cold=True),
+        Page("metrics_national_cold", "reviewer", f"/reports/?fiscal_year={year}&period=year",
+             "the same nationally, figures computed afresh (cache emptied)", cold=True),
         Page("interview_step", "drafter", f"/requests/{draft.pk}/interview/",
              "the request interview's current question"),
         Page("guide_search", "anonymous", "/guide/en/search/?q=renew+extension",
@@ -158,15 +166,21 @@ def measure(samples: int, warmup: int = 5) -> dict[str, Any]:
     world = find_world()
     by_persona = clients(world)
     results: dict[str, Any] = {}
+    from django.core.cache import cache
+
     for page in world.pages:
         client = by_persona[page.persona]
-        for _ in range(warmup):
+        for _ in range(1 if page.cold else warmup):
             _get(client, page)
         times = []
-        for _ in range(samples):
+        for _ in range(min(samples, COLD_SAMPLES) if page.cold else samples):
+            if page.cold:
+                cache.clear()
             began = time.perf_counter()
             _get(client, page)
             times.append((time.perf_counter() - began) * 1000)
+        if page.cold:
+            cache.clear()
         with CaptureQueriesContext(connection) as queries:
             _get(client, page)
         results[page.name] = {"unit": "ms", "samples": times, "queries": len(queries),

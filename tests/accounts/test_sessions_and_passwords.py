@@ -55,12 +55,19 @@ def test_keepalive_refreshes_the_idle_clock(client: Client, teammate: User) -> N
     assert Client().post(reverse("accounts:keepalive")).status_code == 401
 
 
-def test_api_requests_get_json_when_the_session_times_out(client: Client, teammate: User) -> None:
+def test_json_requests_get_json_when_the_session_times_out(client: Client, teammate: User) -> None:
     signed_in(client, teammate)
     age_session(client, idle=31 * 60)
-    response = client.get("/api/anything", HTTP_ACCEPT="application/json")
+    response = client.get(reverse("cases:cases"), HTTP_ACCEPT="application/json")
     assert response.status_code == 401
     assert response.json()["detail"]
+
+
+def test_the_api_never_reads_the_session(client: Client, teammate: User) -> None:
+    # The API takes tokens only (ADR 17): a session cookie is neither used nor timed.
+    signed_in(client, teammate)
+    assert client.get("/api/v1/cases").status_code == 401
+    assert client.get("/api/anything").status_code == 404
 
 
 def test_sign_out_everywhere_ends_other_sessions(teammate: User) -> None:
