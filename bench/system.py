@@ -248,6 +248,7 @@ def run_wrk(url: str, *, seconds: int, connections: int, script: Path, threads: 
     argv = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s",
             "--latency", "--timeout", "10s", "-s", str(script), url]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    # A script error leaves wrk running plain GETs of the URL: never a result.
+    if done.returncode != 0 or done.stderr.strip():
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
     return done.stdout

@@ -38,16 +38,21 @@ end
 
 def script(requests: list[Request]) -> str:
     """Requests drawn by weight, from a table built once per thread."""
-    lines = ["local pool = {}", "init = function(args)"]
+    lines = [
+        "local pool = {}",
+        "local function add(method, path, headers, body, weight)",
+        "  local req = wrk.format(method, path, headers, body)",
+        "  for i = 1, weight do table.insert(pool, req) end",
+        "end",
+        "init = function(args)",
+    ]
     for r in requests:
         headers = "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}"
                                   for k, v in r.headers.items()) + "}"  # fmt: skip
         body = _lua_string(r.body) if r.body else "nil"
         lines.append(
-            f"  local req = wrk.format({_lua_string(r.method)}, {_lua_string(r.path)}, "
-            f"{headers}, {body})"
+            f"  add({_lua_string(r.method)}, {_lua_string(r.path)}, {headers}, {body}, {r.weight})"
         )
-        lines.append(f"  for i = 1, {r.weight} do table.insert(pool, req) end")
     lines += [
         "  math.randomseed(os.time() + (tonumber(tostring({}):sub(8)) or 0))",
         "end",
