@@ -184,7 +184,8 @@ def load(results: Results, datasets: list[Dataset], seconds: int) -> None:
                                name=f"load-{dataset.engine}")  # fmt: skip
             workers = server.worker_pids()
             peak = max(peak_rss_mb(pid) for pid in workers)
-        results.load[dataset.engine] = {**measured.as_dict(), "workers": len(workers),
+        results.load[dataset.engine] = {**measured.as_dict(), "seconds": seconds,
+                                        "workers": len(workers),
                                         "worker_peak_rss_mb": peak}  # fmt: skip
 
 
