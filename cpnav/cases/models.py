@@ -224,6 +224,14 @@ class CPRequest(models.Model):
             # Program metrics filter on these dates alone (cpnav.reports).
             models.Index(fields=["submitted_at"], name="request_submitted_at"),
             models.Index(fields=["decided_at"], name="request_decided_at"),
+            # CCHT's inbox, oldest first: the open requests alone, in the order shown
+            # (the inbox filters on the same list; SQLite only uses a partial index
+            # whose condition the query repeats).
+            models.Index(
+                fields=["submitted_at", "id"],
+                name="request_ccht_open",
+                condition=models.Q(status__in=["submitted", "information_requested"]),
+            ),
         ]
 
     def __str__(self) -> str:
