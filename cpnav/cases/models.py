@@ -185,6 +185,12 @@ OPEN_STATUSES = (
 )  # fmt: skip
 
 
+# Requests waiting on CCHT, and the same as SQL constants for the inbox query (see
+# the partial index request_ccht_open and cpnav.cases.queues.ccht_inbox).
+OPEN_AT_CCHT = ["submitted", "information_requested"]
+OPEN_AT_CCHT_SQL = "\"cases_cprequest\".\"status\" IN ('submitted', 'information_requested')"
+
+
 class CPRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="requests")
@@ -230,7 +236,7 @@ class CPRequest(models.Model):
             models.Index(
                 fields=["submitted_at", "id"],
                 name="request_ccht_open",
-                condition=models.Q(status__in=["submitted", "information_requested"]),
+                condition=models.Q(status__in=OPEN_AT_CCHT),
             ),
         ]
 

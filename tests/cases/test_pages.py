@@ -341,3 +341,13 @@ def test_case_list_filters_sorts_and_keeps_filters_across_pages(route: Route) ->
     # Filters never widen what a user may see.
     outsider = signed_in(Client(), route.outsider).get(url, {"status": "submitted"})
     assert outsider.context["page"].paginator.count == 0
+
+
+def test_the_inbox_condition_is_the_partial_index_condition() -> None:
+    from cpnav.cases.models import OPEN_AT_CCHT, OPEN_AT_CCHT_SQL
+
+    assert OPEN_AT_CCHT == [Status.SUBMITTED, Status.INFORMATION_REQUESTED]
+    assert OPEN_AT_CCHT_SQL.endswith("IN ('submitted', 'information_requested')")
+    index = next(i for i in CPRequest._meta.indexes if i.name == "request_ccht_open")
+    assert index.condition is not None
+    assert dict(index.condition.children) == {"status__in": OPEN_AT_CCHT}
