@@ -32,7 +32,6 @@ from cpnav.grants.deadlines import (
 from cpnav.grants.models import EndKind, Grant, GrantEnd, GrantTerm, TVisaStatus
 from cpnav.policy import extension_term
 from cpnav.referrals.models import Referral
-from cpnav.referrals.services import referral_inputs
 
 T = TypeVar("T")
 INPUT_BATCH: Final = 500  # ids per IN (...) list: well under every database's limit
@@ -92,63 +91,10 @@ def reference(grant: Grant) -> str:
     return request_reference(first.request) if first else f"CP-{str(grant.pk)[:8].upper()}"
 
 
-def information_inputs(requests: QuerySet[CPRequest]) -> tuple[InformationRequest, ...]:
-    """CCHT's requests for more information, each answered once the request moved on."""
-    return tuple(
-        InformationRequest(d.due_date, d.request.status != Status.INFORMATION_REQUESTED)
-        for d in Decision.objects.filter(
-            request__in=requests, kind=DecisionKind.INFORMATION_REQUESTED, due_date__isnull=False
-        ).select_related("request")
-        if d.due_date is not None
-    )
-
-
-def inputs_for(grant: Grant) -> DeadlineInputs:
-    term = grant.current_term()
-    requests = grant.person.requests.all()
-    pending_extension = requests.filter(kind="extension").exclude(
-        status__in=[Status.GRANTED, Status.DENIED, Status.WITHDRAWN]
-    ).order_by("created_at").first()  # fmt: skip
-    end = grant.ends.exclude(kind=EndKind.REVOKED).order_by("-effective_on").first()
-    return DeadlineInputs(
-        reference=reference(grant),
-        agency_time_zone=grant.person.case.agency.time_zone,
-        term_start=term.start if term else None,
-        term_end=term.end if term else None,
-        extension_requested_on=pending_extension.created_at.date() if pending_extension else None,
-        lead_days=settings.EXTENSION_LEAD_DAYS,
-        work_permit_expires=grant.work_permit_expires_on,
-        information_requests=information_inputs(requests),
-        referrals=referral_inputs(grant.person),
-        minor_identified_at=grant.person.minor_identified_at,
-        hhs_notified_at=grant.person.hhs_notified_at,
-        t_visa_referred=grant.t_visa_status in REFERRED
-        if grant.t_visa_status != TVisaStatus.UNKNOWN
-        else None,
-        case_or_civil_action_ended_on=end.effective_on if end else None,
-    )
-
-
 @dataclass(frozen=True)
 class Row:
     deadline: Deadline
     link: str  # the grant page, or the person's page before any grant
-
-
-def person_inputs(person: Person) -> DeadlineInputs:
-    """Before any grant: the HHS notice for a possible minor, CCHT's information requests
-    and referral follow-ups are already running."""
-    first = person.requests.order_by("created_at").first()
-    from cpnav.cases.workflow import reference as request_reference
-
-    return DeadlineInputs(
-        reference=request_reference(first) if first else f"CP-{person.pk.hex[:8].upper()}",
-        agency_time_zone=person.case.agency.time_zone,
-        minor_identified_at=person.minor_identified_at,
-        hhs_notified_at=person.hhs_notified_at,
-        information_requests=information_inputs(person.requests.all()),
-        referrals=referral_inputs(person),
-    )
 
 
 def _batches(items: Sequence[T], size: int = INPUT_BATCH) -> Iterator[Sequence[T]]:
@@ -157,7 +103,7 @@ def _batches(items: Sequence[T], size: int = INPUT_BATCH) -> Iterator[Sequence[T
 
 
 def _pending_extensions(person_ids: Sequence[Any]) -> dict[Any, date]:
-    """``inputs_for``'s pending extension: each person's oldest open extension request."""
+    """Each person's oldest open extension request (the extension window is then done)."""
     found: dict[Any, date] = {}
     for person_id, created_at in (
         CPRequest.objects.filter(person_id__in=person_ids, kind="extension")
@@ -170,7 +116,8 @@ def _pending_extensions(person_ids: Sequence[Any]) -> dict[Any, date]:
 
 
 def _information_by_person(person_ids: Sequence[Any]) -> dict[Any, tuple[InformationRequest, ...]]:
-    """``information_inputs`` for each person's requests, one query for them all."""
+    """CCHT's requests for more information per person, each answered once the request
+    moved on; one query for them all."""
     found: dict[Any, list[InformationRequest]] = defaultdict(list)
     for person_id, due, status in (
         Decision.objects.filter(
@@ -206,7 +153,7 @@ GRANT_FIELDS = ("pk", "person_id", "work_permit_expires_on", "t_visa_status",
 
 
 def grant_inputs(grants: QuerySet[Grant]) -> Iterator[tuple[Any, DeadlineInputs]]:
-    """(grant pk, ``inputs_for(grant)``) for every grant, in a fixed number of queries.
+    """(grant pk, its deadline inputs) for every grant, in a fixed number of queries.
 
     One query reads the grants (values only: no person is loaded, so no name is
     decrypted), then one query per relation - terms, ends, open extension
@@ -262,7 +209,9 @@ def grant_inputs(grants: QuerySet[Grant]) -> Iterator[tuple[Any, DeadlineInputs]
 
 
 def people_inputs(people: QuerySet[Person]) -> Iterator[tuple[Any, DeadlineInputs]]:
-    """(person pk, ``person_inputs(person)``) for every person, in a fixed number of queries."""
+    """(person pk, its deadline inputs before any grant: the HHS notice for a possible minor,
+    CCHT's information requests, referral follow-ups) for every person, in a fixed number of
+    queries."""
     rows = list(
         people.values("pk", "minor_identified_at", "hhs_notified_at", "case__agency__time_zone")
     )

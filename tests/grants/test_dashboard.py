@@ -17,6 +17,7 @@ from cpnav.grants import services
 from cpnav.grants.models import EndKind, Grant, GrantEnd, GrantTerm, TVisaStatus
 from cpnav.referrals.models import Provider, Referral
 from tests.conftest import signed_in
+from tests.grants.reference import inputs_for, person_inputs
 from tests.route import Route
 
 pytestmark = pytest.mark.django_db
@@ -119,12 +120,12 @@ def test_batched_inputs_are_the_per_grant_inputs(route: Route, varied: list[Pers
     assert grants.count() == 4
     batched = dict(services.grant_inputs(grants))
     for grant in grants.select_related("person__case__agency"):
-        assert batched[grant.pk] == services.inputs_for(grant), grant
+        assert batched[grant.pk] == inputs_for(grant), grant
     people = Person.objects.filter(grant__isnull=True)
     assert people.count() == 3
     batched_people = dict(services.people_inputs(people))
     for person in people.select_related("case__agency"):
-        assert batched_people[person.pk] == services.person_inputs(person), person
+        assert batched_people[person.pk] == person_inputs(person), person
     inputs = batched[Grant.objects.get(person=route.person).pk]
     assert inputs.extension_requested_on is not None
     assert len(inputs.information_requests) == 2
