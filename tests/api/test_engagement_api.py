@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.utils import timezone
 from icalendar import Calendar
@@ -26,6 +25,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from cpnav.accounts import tokens
 from cpnav.accounts.models import Agency, Role, User
 from cpnav.cases.models import Notification
+from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.engagement.models import (
     MeetingRequest,
     Registration,
@@ -119,8 +119,8 @@ def meeting_body(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    cache.clear()
+def _fresh_rate_limits(db: None) -> None:
+    reset_rate_limits()
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from cpnav.cases import workflow
 from cpnav.cases.models import CPRequest, Person
+from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.grants.models import Grant
 from tests.api.test_cases_api import Api
 from tests.route import Route
@@ -22,8 +22,8 @@ START = date.today() - timedelta(days=30)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    cache.clear()
+def _fresh_rate_limits(db: None) -> None:
+    reset_rate_limits()
 
 
 def grant_request(route: Route, cp: CPRequest | None = None, start: date = START) -> Grant:

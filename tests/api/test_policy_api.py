@@ -4,9 +4,9 @@ import json
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
+from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.policy import CONTRACT, determine, parse_facts
 
 pytestmark = pytest.mark.django_db
@@ -26,8 +26,8 @@ def post(client: Client, body: Any, content_type: str = "application/json") -> A
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    cache.clear()
+def _fresh_rate_limits(db: None) -> None:
+    reset_rate_limits()
 
 
 def test_determination_matches_the_engine_and_the_contract(client: Client) -> None:

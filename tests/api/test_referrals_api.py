@@ -6,10 +6,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from cpnav.audit.models import AuditEvent
+from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.referrals.models import Kind, Provider, Referral
 from tests.api.test_cases_api import Api
 from tests.route import Route
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    cache.clear()
+def _fresh_rate_limits(db: None) -> None:
+    reset_rate_limits()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from django.core.cache import cache
 from django.test import RequestFactory
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -38,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from cpnav.accounts import tokens
 from cpnav.cases import workflow
 from cpnav.cases.models import CPRequest, Person
+from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.grants.models import Grant
 from cpnav.referrals import services as referrals
 from cpnav.referrals.models import Kind, Provider
@@ -200,7 +200,7 @@ def _runner(operation: Any, known: dict[str, list[str]], token: str) -> Callable
 def test_the_whole_api_keeps_its_schema(route: Route, settings: Any) -> None:
     settings.API_TOKEN_RATE = "100000/min"
     settings.API_ANONYMOUS_RATE = "100000/min"
-    cache.clear()
+    reset_rate_limits()
     known = _data_set(route)
     http = RequestFactory().post("/")
     http.user = route.investigator

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import FilePayload, Locator, Page, expect
 
 from cpnav.accounts.models import Agency, Role, User
+from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.engagement import services
 from cpnav.engagement.models import MeetingRequest, Registration, Session
 from cpnav.engagement.times import today_in
@@ -49,7 +49,7 @@ def _public_forms(settings: Any, live_server: Any) -> None:
     settings.PUBLIC_FORM_RATE = "1000/hour"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.BASE_URL = live_server.url
-    cache.clear()  # rate-limit counters from earlier tests
+    reset_rate_limits()  # counters from earlier tests
 
 
 @pytest.fixture

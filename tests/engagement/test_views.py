@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +16,7 @@ from icalendar import Calendar
 
 from cpnav.accounts.models import Agency, Role, User
 from cpnav.audit.models import AuditEvent
+from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.engagement.models import (
     MeetingRequest,
     Registration,
@@ -32,9 +32,9 @@ ZONE = "America/Chicago"
 
 
 @pytest.fixture(autouse=True)
-def _quick_forms(settings: Any) -> None:
+def _quick_forms(settings: Any, db: None) -> None:
     settings.PUBLIC_FORM_MIN_SECONDS = 0
-    cache.clear()
+    reset_rate_limits()
 
 
 @pytest.fixture
