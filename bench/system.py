@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,13 +191,6 @@ def gunicorn(app: str, env: Mapping[str, str], *, workers: int = 2,
             process.kill()
 
 
-def get(url: str, headers: Mapping[str, str] | None = None) -> int:
-    request = urllib.request.Request(url, headers=dict(headers or {}))  # noqa: S310  (loopback)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        status: int = response.status
-        return status
-
-
 _LATENCY = re.compile(r"^\s+(\d+(?:\.\d+)?)%\s+(\d+(?:\.\d+)?)(us|ms|s)\s*$")
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -210,15 +202,6 @@ class WrkResult:
     errors: int
     non_2xx_3xx: int
     latency_ms: dict[str, float]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "requests_per_second": self.requests_per_second,
-            "requests": self.requests,
-            "errors": self.errors,
-            "non_2xx_3xx": self.non_2xx_3xx,
-            "latency_ms": self.latency_ms,
-        }
 
 
 def parse_wrk(text: str) -> WrkResult:
