@@ -36,6 +36,7 @@ No Django here: the threshold is passed in (setting REPORT_SUPPRESS_BELOW).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -156,7 +157,9 @@ def suppress(
             if companion is None:
                 continue
             hidden.add(companion)
-            shared = {id(line) for line in lines_of[key] if companion in line}
+            shared = {id(line) for line in lines_of[key]} & {
+                id(line) for line in lines_of[companion]
+            }
             touched |= shared or {id(line) for line in lines_of[companion]}
             added = True
         if not added:
@@ -207,40 +210,72 @@ def _pinned(
     is the sum of the others. Bounds are tightened line by line until they stop
     moving (bounds propagation); a hidden number whose lowest and highest
     possible values meet is pinned. The bounds only ever contain the true value,
-    so what is found pinned truly is; ``passes`` caps the work on huge tables.
+    so what is found pinned truly is.
+
+    Only lines holding a hidden number are read, and a line is read again only
+    when a bound in it moved (a work list), so a national table of thousands of
+    agencies with a few hidden numbers costs little more than a small one. A
+    shown number's bounds never move, so a line's shown parts enter as one sum.
+    ``passes`` caps the work on huge tables: at most that many readings per line
+    on average.
     """
     low: dict[K, float] = {}
     high: dict[K, float] = {}
-    for key, value in values.items():
-        low[key], high[key] = (1, math.inf) if key in hidden else (value, value)
+    for key in hidden:
+        low[key], high[key] = 1, math.inf
     relevant = [line for line in lines if any(key in hidden for key in line)]
-    for _ in range(passes):
-        moved = False
-        for line in relevant:
-            *parts, total = line
-            parts_low = sum(low[key] for key in parts)
-            finite_high = sum(high[key] for key in parts if high[key] != math.inf)
-            unbounded = sum(1 for key in parts if high[key] == math.inf)
+    shown_sum: list[int] = []
+    hidden_parts: list[list[K]] = []
+    lines_of: dict[K, list[int]] = {}
+    for index, line in enumerate(relevant):
+        *parts, total = line
+        shown_sum.append(sum(values[key] for key in parts if key not in hidden))
+        hidden_parts.append([key for key in parts if key in hidden])
+        for key in line:
+            if key in hidden:
+                lines_of.setdefault(key, []).append(index)
+    queue = deque(range(len(relevant)))
+    queued = set(queue)
+    budget = passes * len(relevant)
+    while queue and budget:
+        budget -= 1
+        index = queue.popleft()
+        queued.discard(index)
+        total = relevant[index][-1]
+        parts = hidden_parts[index]
+        parts_low = shown_sum[index] + sum(low[key] for key in parts)
+        finite = [high[key] for key in parts if high[key] != math.inf]
+        finite_high = shown_sum[index] + sum(finite)
+        unbounded = len(parts) - len(finite)
+        total_low, total_high = (
+            (low[total], high[total]) if total in hidden else (values[total], values[total])
+        )
+        moved: list[K] = []
+        if total in hidden:
+            if parts_low > total_low:
+                low[total] = total_low = parts_low
+                moved.append(total)
             parts_high = math.inf if unbounded else finite_high
-            if parts_low > low[total]:
-                low[total], moved = parts_low, True
-            if parts_high < high[total]:
-                high[total], moved = parts_high, True
-            for key in parts:
-                own = high[key] == math.inf
-                others_unbounded = unbounded - own
-                others_high = (
-                    math.inf if others_unbounded else finite_high - (0 if own else high[key])
-                )
-                floor = low[total] - others_high
-                ceiling = high[total] - (parts_low - low[key])
-                if floor > low[key]:
-                    low[key], moved = floor, True
-                if ceiling < high[key]:
-                    high[key], moved = ceiling, True
-            # The sums above are stale once a bound moved; the next pass catches up.
-        if not moved:
-            break
+            if parts_high < total_high:
+                high[total] = total_high = parts_high
+                moved.append(total)
+        for key in parts:
+            own = high[key] == math.inf
+            others_high = math.inf if unbounded - own else finite_high - (0 if own else high[key])
+            floor = total_low - others_high
+            ceiling = total_high - (parts_low - low[key])
+            if floor > low[key]:
+                low[key] = floor
+                moved.append(key)
+            if ceiling < high[key]:
+                high[key] = ceiling
+                moved.append(key)
+            # The sums above are stale once a bound moved; the line is read again.
+        for key in moved:
+            for other in lines_of[key]:
+                if other not in queued:
+                    queue.append(other)
+                    queued.add(other)
     return [key for key in values if key in hidden and low[key] == high[key]]
 
 

@@ -147,7 +147,7 @@ def request_tables(
     ``agency_rows``: for a page, keep only that many agencies (those with the most
     requests), cut after the whole family is protected; a download keeps them all.
     """
-    counts = {dim: metrics.requests_by(agencies, window, dim) for _s, dim in REQUEST_TABLES}
+    counts = metrics.request_counts(agencies, window)
     agency_ids = sorted({row for row, _o in counts["agency"]})
     named = {str(a.pk): a for a in Agency.objects.filter(pk__in=agency_ids)}
     rows: dict[str, list[str]] = {}

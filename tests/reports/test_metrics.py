@@ -43,7 +43,7 @@ def cells(table: Table) -> dict[str, tuple[object, ...]]:
 
 
 def test_requests_by_outcome_and_agency_level(requests_world: World) -> None:
-    by_level = metrics.requests_by(None, window(), "agency_level")
+    by_level = metrics.request_counts(None, window())["agency_level"]
     assert by_level == {
         ("local", "granted"): 2, ("local", "denied"): 1, ("local", "withdrawn"): 1,
         ("local", "pending"): 2,
@@ -55,27 +55,27 @@ def test_requests_by_outcome_and_agency_level(requests_world: World) -> None:
 
 def test_requests_by_state_agency_form_age_and_kind(requests_world: World) -> None:
     w = requests_world
-    by_state = metrics.requests_by(None, window(), "state")
+    by_state = metrics.request_counts(None, window())["state"]
     assert by_state == {
         ("OH", "granted"): 1, ("OH", "denied"): 1, ("OH", "withdrawn"): 1, ("OH", "pending"): 2,
         ("TX", "granted"): 1, ("TX", "pending"): 1,
         ("AZ", "granted"): 1, ("VA", "granted"): 1, ("OR", "granted"): 1,
     }  # fmt: skip
-    by_agency = metrics.requests_by(None, window(), "agency")
+    by_agency = metrics.request_counts(None, window())["agency"]
     assert sum(n for (agency, _), n in by_agency.items() if agency == str(w.county.pk)) == 5
     assert by_agency[str(w.far.pk), "granted"] == 1
-    assert metrics.requests_by(None, window(), "trafficking_form") == {
+    assert metrics.request_counts(None, window())["trafficking_form"] == {
         ("labor", "granted"): 3, ("labor", "pending"): 2,
         ("sex", "denied"): 1, ("sex", "pending"): 1,
         ("both", "withdrawn"): 1, ("both", "granted"): 1,
         ("unknown", "granted"): 1,
     }  # fmt: skip
-    assert metrics.requests_by(None, window(), "age_group") == {
+    assert metrics.request_counts(None, window())["age_group"] == {
         ("adult", "granted"): 4, ("adult", "withdrawn"): 1, ("adult", "pending"): 2,
         ("minor", "denied"): 1, ("minor", "granted"): 1,
         ("unknown", "pending"): 1,
     }  # fmt: skip
-    assert metrics.requests_by(None, window(), "request_kind") == {
+    assert metrics.request_counts(None, window())["request_kind"] == {
         ("initial", "granted"): 4, ("initial", "denied"): 1, ("initial", "withdrawn"): 1,
         ("initial", "pending"): 3,
         ("extension", "granted"): 1,
@@ -84,11 +84,11 @@ def test_requests_by_state_agency_form_age_and_kind(requests_world: World) -> No
 
 def test_the_fiscal_year_boundary_is_read_in_washington(requests_world: World) -> None:
     w = requests_world
-    fy2025 = metrics.requests_by(only(w.county), window(Period.year(2025)), "agency_level")
+    fy2025 = metrics.request_counts(only(w.county), window(Period.year(2025)))["agency_level"]
     assert fy2025 == {("local", "granted"): 1}  # 23:59 on 30 September 2025
-    fy2027 = metrics.requests_by(only(w.county), window(Period.year(2027)), "agency_level")
+    fy2027 = metrics.request_counts(only(w.county), window(Period.year(2027)))["agency_level"]
     assert fy2027 == {("local", "pending"): 1}  # 00:00 on 1 October 2026
-    q1 = metrics.requests_by(None, window(Period.fiscal_quarter(2026, 1)), "agency_level")
+    q1 = metrics.request_counts(None, window(Period.fiscal_quarter(2026, 1)))["agency_level"]
     assert q1 == {("local", "granted"): 1, ("local", "denied"): 1, ("local", "withdrawn"): 1}
 
 
