@@ -18,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT
 from cpnav.accounts.models import Agency, Level, Membership, Role, User
 from cpnav.core.ratelimit import forget_held
+from cpnav.guide.search import forget_checked
 
 # The route fixture (a case on its way to CCHT, with every persona) is shared.
 pytest_plugins = ["tests.route", "tests.mailserver"]
@@ -105,3 +106,9 @@ def signed_in(client: Client, user: User) -> Client:
 def _unwritten_rate_counts() -> None:
     """Each test counts rate limits from nothing: the database it counted in is gone."""
     forget_held()
+
+
+@pytest.fixture(autouse=True)
+def _unchecked_search_index() -> None:
+    """Each test's database has its own guide index (or none yet)."""
+    forget_checked()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -38,14 +39,32 @@ def tokens(query: str) -> list[str]:
     return [w[:MAX_TOKEN_LENGTH] for w in words if w.strip("_")][:MAX_TOKENS]
 
 
+# A process that found the index current does not ask again for this long: the
+# content only changes with a release, and a restored database is re-checked soon.
+INDEX_CHECK_SECONDS = 60
+_checked: tuple[str, float] | None = None  # (fingerprint, time.monotonic() of the check)
+
+
+def forget_checked() -> None:
+    """Ask the database again at the next search (tests: their database is new)."""
+    global _checked
+    _checked = None
+
+
 def ensure_index(current: Guide | None = None) -> bool:
     """Rebuild the index if the content changed since it was built; True if rebuilt."""
+    global _checked
     current = current or guide()
-    state = SearchIndexState.objects.filter(pk=1).first()
-    if state is not None and state.fingerprint == current.fingerprint:
+    now = time.monotonic()
+    fresh = _checked is not None and now - _checked[1] < INDEX_CHECK_SECONDS
+    if fresh and _checked is not None and _checked[0] == current.fingerprint:
         return False
-    rebuild(current)
-    return True
+    state = SearchIndexState.objects.filter(pk=1).first()
+    rebuilt = state is None or state.fingerprint != current.fingerprint
+    if rebuilt:
+        rebuild(current)
+    _checked = (current.fingerprint, now)
+    return rebuilt
 
 
 def rebuild(current: Guide) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 
 from cpnav.accounts.access import signed_in
@@ -49,12 +51,19 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("guide:index", lang="es" if lang.startswith("es") else "en")
 
 
+@lru_cache(maxsize=1024)
+def page_url(lang: str, slug: str) -> str:
+    """A guide page's address, worked out once per process: every guide page lists
+    all the others, and reversing each on every request was a fifth of a search."""
+    return reverse("guide:page", args=[lang, slug])
+
+
 def _context(lang: str, current: Guide, **extra: object) -> dict[str, object]:
     pages = current.pages[lang]
     english_only = [p for p in current.pages["en"] if not current.translations(p).get(lang)]
     return {
         "lang": lang,
-        "nav_pages": pages,
+        "nav_pages": [(p, page_url(lang, p.slug)) for p in pages],
         "english_only": english_only if lang != "en" else [],
         **extra,
     }

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from cpnav.guide import search as search_module
 from cpnav.guide.content import guide, load_guide
@@ -69,6 +72,24 @@ def test_the_index_is_rebuilt_when_content_changes(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(search_module, "guide", lambda: changed)
     search("renew", "en")
     assert SearchIndexState.objects.get().fingerprint == "changed-content"
+
+
+def test_a_process_asks_whether_the_index_is_current_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(search_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    search("renew", "en")
+    with CaptureQueriesContext(connection) as queries:
+        assert search("renew", "en")
+    assert not [q for q in queries if "guide_searchindexstate" in q["sql"]]
+    # Another process (or a restore) left an index of other content: seen within the minute.
+    SearchIndexState.objects.update(fingerprint="older-content")
+    clock[0] += search_module.INDEX_CHECK_SECONDS
+    with CaptureQueriesContext(connection) as queries:
+        assert search("renew", "en")
+    assert [q for q in queries if "guide_searchindexstate" in q["sql"]]
+    assert SearchIndexState.objects.get().fingerprint == guide().fingerprint
 
 
 def test_guide_pages_render(client: Client) -> None:
