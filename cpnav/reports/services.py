@@ -9,9 +9,10 @@ went through ``privacy`` - raw counts never reach a template or a file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ from django.utils.translation import ngettext
 from cpnav.accounts import access
 from cpnav.accounts.models import Agency, User
 from cpnav.reports import privacy
-from cpnav.reports.fiscal import DEFAULT_ZONE, Period
+from cpnav.reports.fiscal import DEFAULT_ZONE, Period, fiscal_year
 from cpnav.reports.metrics import Agencies, Window
 from cpnav.reports.tables import (
     REQUEST_TABLES,
@@ -50,6 +51,8 @@ CACHE_VERSION: Final = "v1"
 PAGE_AGENCY_ROWS: Final = 25
 # Up to this many agencies the filter is a list; beyond, a search by name or ORI.
 AGENCY_LIST_LIMIT: Final = 50
+# `cpnav reports refresh --fiscal-years N`: at most this many.
+MAX_REFRESH_YEARS: Final = 10
 # Agencies listed when a search finds several.
 AGENCY_MATCHES_SHOWN: Final = 10
 
@@ -125,7 +128,7 @@ def scope_for(user: User, agency: Agency | None) -> Scope:
             raise PermissionError("agency outside the user's report scope")
         return Scope(Agency.objects.filter(pk=agency.pk), agency, agency.name)
     if is_ccht_member(user):
-        return Scope(None, None, _("All agencies"))
+        return national_scope()
     return Scope(access.user_agencies(user), None, _("All my agencies"))
 
 
@@ -227,21 +230,71 @@ def figures_key(scope: Scope, period: Period) -> str:
 
 def figures(scope: Scope, period: Period) -> Figures:
     """The page's sections, from the shared cache when computed less than
-    ``REPORT_CACHE_SECONDS`` ago for the same key, else computed now and kept."""
+    ``REPORT_CACHE_SECONDS`` ago for the same key (by a page or by ``cpnav
+    reports refresh``), else computed now and kept."""
     seconds = cache_seconds()
-    key = figures_key(scope, period) if seconds else ""
     if seconds:
         try:
-            kept = cache.get(key)
+            kept = cache.get(figures_key(scope, period))
         except Exception:  # a value an older release left: recompute it
             kept = None
         if isinstance(kept, Figures):
             return kept
+    return compute(scope, period)
+
+
+def compute(scope: Scope, period: Period) -> Figures:
+    """The page's sections computed now, and kept in the shared cache for
+    ``REPORT_CACHE_SECONDS`` (replacing what was kept)."""
     now = timezone.now()
     found = Figures(report(scope, window(period, now), agency_rows=PAGE_AGENCY_ROWS), now)
+    seconds = cache_seconds()
     if seconds:
-        cache.set(key, found, seconds)
+        cache.set(figures_key(scope, period), found, seconds)
     return found
+
+
+def national_scope() -> Scope:
+    return Scope(None, None, _("All agencies"))
+
+
+def refresh_periods(today: date, years: int, *, quarters: bool = False) -> list[Period]:
+    """The periods ``cpnav reports refresh`` computes: the ``years`` latest fiscal
+    years (the current one first), and with ``quarters`` their quarters that
+    have begun."""
+    if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_REFRESH_YEARS:
+        raise ValueError(
+            f"the number of fiscal years must be 1 to {MAX_REFRESH_YEARS}, got {years!r}"
+        )
+    current = fiscal_year(today)
+    found: list[Period] = []
+    for year in range(current, current - years, -1):
+        found.append(Period.year(year))
+        if quarters:
+            found += [
+                quarter
+                for q in range(1, 5)
+                if (quarter := Period.fiscal_quarter(year, q)).start <= today
+            ]
+    return found
+
+
+def refresh(periods: Iterable[Period]) -> Iterator[tuple[Period, str, float]]:
+    """Compute the national figures of each period in every language the site
+    speaks and keep them, so that CCHT's dashboard is read from the cache instead
+    of being computed while someone waits. Yields (period, language, seconds)
+    as each is kept. Scheduled more often than ``REPORT_CACHE_SECONDS``, the
+    page never computes national figures itself."""
+    if not cache_seconds():
+        raise ValueError(
+            f"{CACHE_SETTING} is 0: figures are not kept, so refreshing them would change nothing"
+        )
+    for period in periods:
+        for language, _name in settings.LANGUAGES:
+            started = time.perf_counter()
+            with translation.override(language):
+                compute(national_scope(), period)
+            yield period, language, time.perf_counter() - started
 
 
 def freshness(computed_at: datetime) -> str:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import time
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
@@ -305,3 +310,61 @@ def test_an_unreadable_kept_value_is_recomputed(requests_world: World, cached: A
     scope = services.scope_for(requests_world.ccht_user, None)
     cache.set(services.figures_key(scope, Period.year(2026)), "left by an older release", 300)
     assert services.figures(scope, Period.year(2026)).sections
+
+
+# --- `cpnav reports refresh`: national figures computed off the request path -----------------
+
+
+def test_refresh_periods_are_the_latest_fiscal_years_and_begun_quarters() -> None:
+    today = date(2026, 11, 30)  # FY2027, quarter 1
+    assert services.refresh_periods(today, 1) == [Period.year(2027)]
+    assert services.refresh_periods(today, 2) == [Period.year(2027), Period.year(2026)]
+    assert services.refresh_periods(today, 2, quarters=True) == [
+        Period.year(2027),
+        Period.fiscal_quarter(2027, 1),
+        Period.year(2026),
+        *(Period.fiscal_quarter(2026, q) for q in range(1, 5)),
+    ]
+    for bad in (0, services.MAX_REFRESH_YEARS + 1, True):
+        with pytest.raises(ValueError, match="fiscal years must be 1 to"):
+            services.refresh_periods(today, bad)
+
+
+def test_refresh_keeps_national_figures_in_every_language_for_the_page(
+    requests_world: World, cached: Any
+) -> None:
+    cached.REPORT_SUPPRESS_BELOW = 1
+    w = requests_world
+    done = list(services.refresh([Period.year(2026)]))
+    assert [(period, language) for period, language, _s in done] == [
+        (Period.year(2026), "en"),
+        (Period.year(2026), "es"),
+    ]
+    add_one(w, w.county)  # after the refresh: not in the kept figures
+    client = signed_in(Client(), w.ccht_user)
+    with CaptureQueriesContext(connection) as queries:
+        kept = page(client, **FY2026)
+    assert not [q for q in queries if "cases_cprequest" in q["sql"]]  # nothing counted
+    with translation.override("es"):
+        spanish = services.figures(services.national_scope(), Period.year(2026))
+    assert spanish.sections[0].title != "Requests submitted to CCHT"
+    # The next refresh replaces them, counting the new request.
+    list(services.refresh([Period.year(2026)]))
+    assert int(outcome_total(page(client, **FY2026))) == int(outcome_total(kept)) + 1
+
+
+def test_refresh_command_reports_each_period_and_refuses_bad_input(
+    requests_world: World, cached: Any
+) -> None:
+    out = io.StringIO()
+    call_command("reports", "refresh", "--fiscal-years", "1", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert all(": computed in " in line for line in lines)
+    assert "[en]" in lines[0]
+    assert "[es]" in lines[1]
+    with pytest.raises(CommandError, match="--fiscal-years: the number of fiscal years"):
+        call_command("reports", "refresh", "--fiscal-years", "0")
+    cached.REPORT_CACHE_SECONDS = 0
+    with pytest.raises(CommandError, match="REPORT_CACHE_SECONDS is 0"):
+        call_command("reports", "refresh")
