@@ -3,10 +3,11 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 urlpatterns = [
+    # First: an API call is then resolved without trying every page's pattern.
+    path("", include("cpnav.api.urls")),
     path("", include("cpnav.core.urls")),
     path("", include("cpnav.accounts.urls")),
     path("", include("cpnav.audit.urls")),
-    path("", include("cpnav.api.urls")),
     path("", include("cpnav.check.urls")),
     path("", include("cpnav.guide.urls")),
     path("", include("cpnav.cases.urls")),

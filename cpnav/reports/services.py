@@ -53,6 +53,8 @@ PAGE_AGENCY_ROWS: Final = 25
 AGENCY_LIST_LIMIT: Final = 50
 # `cpnav reports refresh --fiscal-years N`: at most this many.
 MAX_REFRESH_YEARS: Final = 10
+# What `cpnav reports refresh` computes is kept this many times REPORT_CACHE_SECONDS.
+REFRESH_KEEP_FACTOR: Final = 2
 # Agencies listed when a search finds several.
 AGENCY_MATCHES_SHOWN: Final = 10
 
@@ -243,12 +245,12 @@ def figures(scope: Scope, period: Period) -> Figures:
     return compute(scope, period)
 
 
-def compute(scope: Scope, period: Period) -> Figures:
-    """The page's sections computed now, and kept in the shared cache for
-    ``REPORT_CACHE_SECONDS`` (replacing what was kept)."""
+def compute(scope: Scope, period: Period, *, keep: int | None = None) -> Figures:
+    """The page's sections computed now, and kept in the shared cache for ``keep``
+    seconds (default ``REPORT_CACHE_SECONDS``), replacing what was kept."""
     now = timezone.now()
     found = Figures(report(scope, window(period, now), agency_rows=PAGE_AGENCY_ROWS), now)
-    seconds = cache_seconds()
+    seconds = cache_seconds() if keep is None else keep
     if seconds:
         cache.set(figures_key(scope, period), found, seconds)
     return found
@@ -284,7 +286,10 @@ def refresh(periods: Iterable[Period]) -> Iterator[tuple[Period, str, float]]:
     speaks and keep them, so that CCHT's dashboard is read from the cache instead
     of being computed while someone waits. Yields (period, language, seconds)
     as each is kept. Scheduled more often than ``REPORT_CACHE_SECONDS``, the
-    page never computes national figures itself."""
+    page never computes national figures itself: what the job computes is kept
+    twice that long, so a run that starts late or takes long under load (minutes
+    on SQLite at national scale) does not leave the page to compute them. The
+    page says when the figures it shows were computed."""
     if not cache_seconds():
         raise ValueError(
             f"{CACHE_SETTING} is 0: figures are not kept, so refreshing them would change nothing"
@@ -293,7 +298,7 @@ def refresh(periods: Iterable[Period]) -> Iterator[tuple[Period, str, float]]:
         for language, _name in settings.LANGUAGES:
             started = time.perf_counter()
             with translation.override(language):
-                compute(national_scope(), period)
+                compute(national_scope(), period, keep=REFRESH_KEEP_FACTOR * cache_seconds())
             yield period, language, time.perf_counter() - started
 
 

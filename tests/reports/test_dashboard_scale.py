@@ -368,3 +368,11 @@ def test_refresh_command_reports_each_period_and_refuses_bad_input(
     cached.REPORT_CACHE_SECONDS = 0
     with pytest.raises(CommandError, match="REPORT_CACHE_SECONDS is 0"):
         call_command("reports", "refresh")
+
+
+def test_refreshed_figures_outlive_a_late_run(requests_world: World, cached: Any) -> None:
+    cached.REPORT_CACHE_SECONDS = 1
+    [(_p, _l, _s), *_rest] = services.refresh([Period.year(2026)])
+    kept = services.figures(services.national_scope(), Period.year(2026))
+    time.sleep(1.2)  # past REPORT_CACHE_SECONDS, within twice it
+    assert services.figures(services.national_scope(), Period.year(2026)) == kept
