@@ -12,6 +12,9 @@ as a deployment runs them:
   5 minutes;
 * each worker's resident memory sampled every 30 seconds.
 
+It runs on a copy of the benchmark's data set (those jobs write), made afresh
+each time.
+
 At the end ``cpnav audit verify`` walks the audit chain. The run passes when the
 load saw no error, every background run succeeded, the chain is intact and no
 worker's memory grew by more than 10% between the end of the first third and
@@ -25,13 +28,14 @@ import csv
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +168,27 @@ def _prepare(out: Path) -> None:
     investigator = world.users["investigator"]
     agency = investigator.memberships.values_list("agency_id", flat=True).first()
     out.write_text(json.dumps({"agency": str(agency), "user": investigator.email}))
+
+
+def working_copy(dataset: Dataset, pg: Postgres) -> Dataset:
+    """A copy of the data set to soak (imports and reminders write to it), so the
+    benchmark's data set stays as `cpnav synth` made it."""
+    log(f"{dataset.engine}: a working copy of the data set for the soak")
+    if dataset.engine == "postgresql":
+        pg.psql("DROP DATABASE IF EXISTS cpnav_soak")
+        pg.psql(f"CREATE DATABASE cpnav_soak TEMPLATE {dataset.pg_database}")
+        return replace(dataset, url=pg.url("cpnav_soak"))
+    copy = VAR / "soak" / "soak.sqlite3"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    source = sqlite3.connect(dataset.sqlite_path)
+    target = sqlite3.connect(copy)
+    with target:
+        source.backup(target)  # a consistent copy, whatever the WAL holds
+    source.close()
+    target.close()
+    return replace(dataset, url=f"sqlite:///{copy}")
 
 
 def worker_rss_mb(pid: int) -> float | None:
@@ -308,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         if started:  # production durability while soaking
             pg.stop()
             pg.start(durable=True)
-        result = soak(dataset, args.minutes, args.connections)
+        result = soak(working_copy(dataset, pg), args.minutes, args.connections)
     finally:
         if started:
             pg.stop()
