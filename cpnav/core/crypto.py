@@ -6,7 +6,8 @@ AES-256-GCM with a fresh 96-bit random nonce and a *context* (for model fields
 ``"<app_label>.<model>.<field>"``) as associated data, so a value copied into
 another field or row type fails to decrypt instead of being shown there.
 ``settings.FIELD_ENCRYPTION_KEYS`` is newest first: the first key encrypts,
-every configured key decrypts, which is what lets keys be rotated.
+every configured key decrypts, which is what lets keys be rotated
+(``cpnav keys rotate`` and the start-up check of stored values: cpnav/core/keys.py).
 
 GCM hides content, not length: a ciphertext is always 28 bytes longer than
 the UTF-8 plaintext.
@@ -118,6 +119,16 @@ def needs_rotation(token: str) -> bool:
     return key_id_of(token) != _keys()[0].key_id
 
 
+def key_ids() -> tuple[str, ...]:
+    """The configured key ids, newest (the one that encrypts) first."""
+    return tuple(key.key_id for key in _keys())
+
+
+def reencrypt(token: str, *, context: str) -> str:
+    """The same plaintext under the newest key; the plaintext never leaves this call."""
+    return encrypt(decrypt(token, context=context), context=context)
+
+
 def normalize(value: str) -> str:
     """Fold the ways one name gets typed into one form (case, width, spacing).
 
@@ -147,8 +158,9 @@ def blind_index(value: str, *, purpose: str) -> str:
     return hmac.new(settings.FIELD_INDEX_KEY, message, hashlib.sha256).hexdigest()
 
 
-class _EncryptedField(models.TextField):  # type: ignore[type-arg]
-    """Shared by the fields: context from the model, lookups refused.
+class EncryptedField(models.TextField):  # type: ignore[type-arg]
+    """Shared by the fields: context from the model, lookups refused. `cpnav keys`
+    finds every encrypted column by this class.
 
     The context is ``<app_label>.<model>.<field>``, so renaming the model or
     field needs a data migration that re-encrypts; a bare rename leaves the old
@@ -178,7 +190,7 @@ class _EncryptedField(models.TextField):  # type: ignore[type-arg]
         raise self._refuse(lookup_name)
 
 
-class EncryptedTextField(_EncryptedField):
+class EncryptedTextField(EncryptedField):
     """Text encrypted at rest. ``""`` is encrypted too, so every non-NULL value in
     the column is a token and anything else there is an error, not plaintext."""
 
@@ -192,7 +204,7 @@ class EncryptedTextField(_EncryptedField):
         return None if value is None else decrypt(value, context=self.context)
 
 
-class EncryptedJSONField(_EncryptedField):
+class EncryptedJSONField(EncryptedField):
     """Any JSON-serialisable value, encrypted as JSON text. Python None is SQL
     NULL, so a JSON null cannot be stored apart from "no value"."""
 
