@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 from uuid import UUID
 
 from django.core.exceptions import SuspiciousOperation
+from django.db import transaction
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
@@ -296,13 +297,14 @@ def upload_attachment(
         stored = store(file.chunks(), name=file.name or "attachment")
     except AttachmentError as failure:
         return error(422, str(failure), {"file": str(failure)})
-    attachment = Attachment.objects.create(
-        request=cp, relative_path=stored.relative_path, sha256=stored.sha256, size=stored.size,
-        content_type=stored.content_type, original_name=stored.original_name,
-        description=description, uploaded_by=_user(request),
-    )  # fmt: skip
-    record("attachment.added", request=request, agency_id=cp.case.agency_id, object_type="attachment",
-           object_id=attachment.pk, details={"request": str(cp.pk), "sha256": stored.sha256})  # fmt: skip
+    with transaction.atomic():  # no attachment without its audit event
+        attachment = Attachment.objects.create(
+            request=cp, relative_path=stored.relative_path, sha256=stored.sha256, size=stored.size,
+            content_type=stored.content_type, original_name=stored.original_name,
+            description=description, uploaded_by=_user(request),
+        )  # fmt: skip
+        record("attachment.added", request=request, agency_id=cp.case.agency_id, object_type="attachment",
+               object_id=attachment.pk, details={"request": str(cp.pk), "sha256": stored.sha256})  # fmt: skip
     return Status(201, _attachment_out(attachment))
 
 

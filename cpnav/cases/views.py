@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -452,13 +453,14 @@ def _attachment_upload(request: HttpRequest, request_id: UUID) -> HttpResponse:
     except AttachmentError as error:
         form.add_error("file", str(error))
         return _request_page(request, cp, attachment_form=form)
-    attachment = Attachment.objects.create(
-        request=cp, relative_path=stored.relative_path, sha256=stored.sha256, size=stored.size,
-        content_type=stored.content_type, original_name=stored.original_name,
-        description=form.cleaned_data["description"], uploaded_by=_user(request),
-    )  # fmt: skip
-    record("attachment.added", request=request, agency_id=cp.case.agency_id, object_type="attachment",
-           object_id=attachment.pk, details={"request": str(cp.pk), "sha256": stored.sha256})  # fmt: skip
+    with transaction.atomic():  # no attachment without its audit event
+        attachment = Attachment.objects.create(
+            request=cp, relative_path=stored.relative_path, sha256=stored.sha256, size=stored.size,
+            content_type=stored.content_type, original_name=stored.original_name,
+            description=form.cleaned_data["description"], uploaded_by=_user(request),
+        )  # fmt: skip
+        record("attachment.added", request=request, agency_id=cp.case.agency_id, object_type="attachment",
+               object_id=attachment.pk, details={"request": str(cp.pk), "sha256": stored.sha256})  # fmt: skip
     messages.success(request, _("File attached."))
     return redirect("cases:request", request_id=cp.pk)
 

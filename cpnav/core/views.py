@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import date, timedelta
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -80,6 +81,12 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without context processors: they may be what failed.
+    if isinstance(sys.exception(), OperationalError):
+        # The database was unreachable, locked or full: the request's transaction was
+        # rolled back and the same request can succeed once it answers again.
+        response = HttpResponse(render_to_string("core/503.html"), status=503)
+        response["Retry-After"] = "30"
+        return response
     return HttpResponse(render_to_string("core/500.html"), status=500)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -74,6 +74,12 @@ def _send_one(registration: Registration, keys: list[str], report: RunReport) ->
             send_mail(f"CP Navigator: {subject}", body + "\n", None, [registration.email])
     except IntegrityError:
         report.skipped += 1  # another run claimed it first
+        return
+    except DatabaseError:
+        # Rolled back, so unclaimed: the next run sends it; the others in this run go on.
+        log.exception("session reminder %s for registration %s not recorded; will retry",
+                      keys[0], registration.pk)  # fmt: skip
+        report.failed += 1
         return
     except (smtplib.SMTPException, OSError):
         log.warning("session reminder %s for registration %s not sent; will retry", keys[0],

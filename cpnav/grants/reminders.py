@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -98,6 +98,12 @@ def _send_one(
     except IntegrityError:
         # Another run (another server) claimed it first.
         report.skipped += 1
+        return
+    except DatabaseError:
+        # Rolled back, so unclaimed: the next run sends it. One refused write must not
+        # stop everyone else's reminders in this run.
+        log.exception("reminder %s to user %s not recorded; it will be retried", fresh[0], user.pk)
+        report.failed += 1
         return
     except OSError:
         log.warning("reminder %s to user %s not sent; it will be retried", fresh[0], user.pk)
