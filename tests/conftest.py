@@ -8,10 +8,12 @@ outsider - administrator of agency B (another county)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import translation
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -106,6 +108,15 @@ def signed_in(client: Client, user: User) -> Client:
 def _unwritten_rate_counts() -> None:
     """Each test counts rate limits from nothing: the database it counted in is gone."""
     forget_held()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A page read in Spanish leaves its language active in the thread (LocaleMiddleware
+    activates and never deactivates): each test starts in the default language."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -7,17 +7,21 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cpnav.accounts import access, services
-from cpnav.accounts.forms import InviteForm, MemberRolesForm
-from cpnav.accounts.models import Invitation, Membership
+from cpnav.accounts.forms import InviteForm, MemberResetForm, MemberRolesForm, posted_data
+from cpnav.accounts.models import Invitation, Membership, PasswordReset
 
 
-def _apply_errors(form: InviteForm | MemberRolesForm, error: ValidationError) -> None:
+def _apply_errors(
+    form: InviteForm | MemberRolesForm | MemberResetForm, error: ValidationError
+) -> None:
     if hasattr(error, "error_dict"):
         for field, errors in error.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
@@ -111,8 +115,54 @@ def member(request: HttpRequest, agency_id: UUID, user_id: UUID) -> HttpResponse
         else:
             messages.success(request, _("Roles saved."))
             return redirect("accounts:member", agency_id=agency.pk, user_id=person.pk)
+    open_reset = PasswordReset.objects.filter(
+        user=person, used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).first()
     return render(
-        request, "accounts/member.html", {"agency": agency, "person": person, "form": form}
+        request,
+        "accounts/member.html",
+        {"agency": agency, "person": person, "form": form, "open_reset": open_reset},
+    )
+
+
+@login_required
+def member_reset(request: HttpRequest, agency_id: UUID, user_id: UUID) -> HttpResponse:
+    """Send a password reset link and/or reset the authenticator of a member who is stuck."""
+    agency = access.get_administered_agency(request, agency_id)
+    person = access.get_agency_member(request, agency, user_id)
+    actor = access.signed_in(request.user)
+    assert actor is not None
+    if person.is_system_admin and not actor.is_system_admin:
+        # System administrators recover through another system administrator.
+        raise access.not_found(request, "user", user_id)
+    if person.pk == actor.pk:
+        messages.error(
+            request, _("Change your own password and authenticator on your account page.")
+        )
+        return redirect("accounts:member", agency_id=agency.pk, user_id=person.pk)
+    form = MemberResetForm(posted_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                if form.cleaned_data["reset_authenticator"]:
+                    services.reset_authenticator(request, agency, person)
+                if form.cleaned_data["send_link"]:
+                    services.issue_password_reset(request, agency, person)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            if form.cleaned_data["reset_authenticator"]:
+                messages.success(
+                    request,
+                    _("Authenticator reset: they set up a new one at their next sign-in."),
+                )
+            if form.cleaned_data["send_link"]:
+                messages.success(
+                    request, _("Password reset link sent to %(email)s.") % {"email": person.email}
+                )
+            return redirect("accounts:member", agency_id=agency.pk, user_id=person.pk)
+    return render(
+        request, "accounts/member_reset.html", {"agency": agency, "person": person, "form": form}
     )
 
 

@@ -5,9 +5,17 @@ from typing import Any
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, QueryDict
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cpnav.accounts.models import Agency, Role, User, role_allowed
+from cpnav.accounts.models import PASSWORD_RESET_HOURS, Agency, Role, User, role_allowed
+from cpnav.accounts.passwords import CONTEXT_AGENCIES
+
+
+def posted_data(request: HttpRequest) -> QueryDict | None:
+    """Bind a form on every POST, even an empty one: an empty form must show its errors."""
+    return request.POST if request.method == "POST" else None
 
 
 class SignInForm(forms.Form):
@@ -20,7 +28,7 @@ class SignInForm(forms.Form):
 class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code"),
-        max_length=32,
+        max_length=64,
         help_text=_("The 6-digit code from your authenticator app, or a recovery code."),
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
     )
@@ -34,41 +42,166 @@ class EnrolForm(forms.Form):
     )
 
 
-class SetPasswordForm(forms.Form):
-    """Choose a password; validators run against the account's own details."""
-
-    full_name = forms.CharField(label=_("Full name"), max_length=200)
-    password = forms.CharField(
-        label=_("Password"),
+def _new_password_field(label: Any = None) -> forms.CharField:
+    return forms.CharField(
+        label=label or _("Password"),
         strip=False,
         max_length=1024,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_(
-            "At least 15 characters. Spaces are fine: a phrase of several words works well."
+            "At least 15 characters. Spaces are fine: a phrase of several words works well. "
+            "Do not use the names of this system, your agency or its roles."
         ),
     )
-    confirm = forms.CharField(
+
+
+def _confirm_field() -> forms.CharField:
+    return forms.CharField(
         label=_("Password again"),
         strip=False,
         max_length=1024,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+
+def _check_new_password(form: forms.Form, data: dict[str, Any], field: str, user: User) -> None:
+    """The two entries match and the project's validators accept the password."""
+    password, confirm = data.get(field), data.get("confirm")
+    if password and confirm and password != confirm:
+        form.add_error("confirm", _("The two passwords do not match."))
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            form.add_error(field, error)
+
+
+class SetPasswordForm(forms.Form):
+    """Choose a password; validators run against the account's own details."""
+
+    full_name = forms.CharField(label=_("Full name"), max_length=200)
+    password = _new_password_field()
+    confirm = _confirm_field()
+
+    def __init__(self, *args: Any, email: str, agency: Agency | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.email = email
+        self.agency = agency
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        password, confirm = data.get("password"), data.get("confirm")
-        if password and confirm and password != confirm:
-            self.add_error("confirm", _("The two passwords do not match."))
-        if password:
-            probe = User(email=self.email, full_name=data.get("full_name", ""))
-            try:
-                validate_password(password, probe)
-            except ValidationError as error:
-                self.add_error("password", error)
+        probe = User(email=self.email, full_name=data.get("full_name", ""))
+        setattr(probe, CONTEXT_AGENCIES, [self.agency] if self.agency else [])
+        _check_new_password(self, data, "password", probe)
+        return data
+
+
+class PasswordChangeForm(forms.Form):
+    """Change one's own password: the current one first (ASVS V6.2.3)."""
+
+    current_password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = _new_password_field(_("New password"))
+    confirm = _confirm_field()
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        _check_new_password(self, data, "new_password", self.user)
+        current, new = data.get("current_password"), data.get("new_password")
+        if current and new and current == new:
+            self.add_error("new_password", _("Choose a password different from the current one."))
+        return data
+
+
+class ReauthForm(forms.Form):
+    """Prove it is still you: the password and a second factor (ASVS V7.5.1)."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=64,
+        help_text=_("The 6-digit code from your authenticator app, or a recovery code."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )
+
+    def __init__(self, *args: Any, needs_code: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not needs_code:
+            del self.fields["code"]
+
+
+class PasswordResetForm(forms.Form):
+    """Set a new password from an administrator's reset link."""
+
+    password = _new_password_field(_("New password"))
+    confirm = _confirm_field()
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=64,
+        help_text=_("The 6-digit code from your authenticator app, or a recovery code."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )
+
+    def __init__(self, *args: Any, user: User, needs_code: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not needs_code:
+            del self.fields["code"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        _check_new_password(self, data, "password", self.user)
+        return data
+
+
+class MemberResetForm(forms.Form):
+    """An administrator helps a member who cannot sign in (ASVS V6.4.3, V6.4.4)."""
+
+    send_link = forms.BooleanField(
+        label=_("Email a link to set a new password"),
+        required=False,
+    )
+    reset_authenticator = forms.BooleanField(
+        label=_("Reset the authenticator app"),
+        required=False,
+        help_text=_(
+            "Removes their authenticator and recovery codes and ends their sessions. "
+            "They set up a new authenticator at their next sign-in. If someone else may "
+            "know the password, send a reset link too."
+        ),
+    )
+    identity_confirmed = forms.BooleanField(
+        label=_(
+            "I have confirmed this person's identity, in person or by calling "
+            "a phone number already on file."
+        ),
+        error_messages={"required": _("Confirm the person's identity first.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["send_link"].help_text = gettext(
+            "The link works once and expires in %(hours)d hours. "
+            "Setting the password still takes their authenticator app, unless you reset it too."
+        ) % {"hours": PASSWORD_RESET_HOURS}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("send_link") and not data.get("reset_authenticator"):
+            raise ValidationError(_("Choose at least one thing to reset."))
         return data
 
 

@@ -20,6 +20,14 @@ LAST_SEEN = "cpnav_last_seen"
 SIGNED_IN_AT = "cpnav_signed_in_at"
 # Refreshing the idle clock writes the session; once a minute is enough.
 _TOUCH_EVERY = 30
+# ASVS V14.3.1: when a session ends, the browser drops what it cached or stored for
+# the site. Cookies are left alone: the signed-out message travels in one.
+CLEAR_SITE_DATA = '"cache", "storage"'
+
+
+def clear_site_data(response: HttpResponse) -> HttpResponse:
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
 
 
 class SessionPolicyMiddleware:
@@ -54,9 +62,9 @@ class SessionPolicyMiddleware:
                 "hours": max(1, settings.SESSION_MAX_SECONDS // 3600)
             }
         if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
-            return JsonResponse({"detail": text}, status=401)
+            return clear_site_data(JsonResponse({"detail": text}, status=401))
         messages.info(request, text)
         target = reverse("accounts:signin")
         if request.method == "GET":
             target += "?" + urlencode({"next": request.get_full_path()})
-        return redirect(target)
+        return clear_site_data(redirect(target))

@@ -280,26 +280,63 @@ class Invitation(models.Model):
         return secret_digest(token)
 
 
+# A working day to reach the person's mailbox; shorter than an invitation.
+PASSWORD_RESET_HOURS = 24
+
+
+class PasswordReset(models.Model):
+    """An administrator-started, single-use, expiring link to set a new password.
+
+    Like an invitation, only the token's hash is kept. Using it still takes the
+    account's second factor, unless the administrator also reset the authenticator.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_resets")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"password reset for {self.user_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return secret_digest(token)
+
+
 class RecoveryCode(models.Model):
-    """A single-use recovery code, kept only as a hash."""
+    """A single-use recovery code, kept only as a salted password hash.
+
+    A code's first group is its tag: it finds the one row to check, so a sign-in
+    costs one slow hash rather than one per unused code. The tag is not secret;
+    the rest of the code (about 99 bits) is what the hash protects.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
-    code_hash = models.CharField(max_length=64)
+    tag = models.CharField(max_length=8)
+    code_hash = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique")
+            models.UniqueConstraint(fields=["user", "tag"], name="recovery_code_tag_unique")
         ]
 
     def __str__(self) -> str:
         return f"recovery code of {self.user_id}"
-
-    @staticmethod
-    def hash_code(code: str) -> str:
-        normalized = "".join(ch for ch in code.lower() if ch.isalnum())
-        return secret_digest(normalized)
 
 
 class APIToken(models.Model):

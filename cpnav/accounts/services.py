@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -17,7 +19,17 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cpnav.accounts.models import Agency, Invitation, Membership, Role, User, role_allowed
+from cpnav.accounts import mfa
+from cpnav.accounts.models import (
+    PASSWORD_RESET_HOURS,
+    Agency,
+    Invitation,
+    Membership,
+    PasswordReset,
+    Role,
+    User,
+    role_allowed,
+)
 from cpnav.audit.models import Outcome
 from cpnav.audit.services import record
 
@@ -261,3 +273,169 @@ def disable_inactive(now: datetime | None = None) -> list[User]:
             reason=f"unused for {settings.INACTIVE_ACCOUNT_DAYS} days",
         )
     return stale
+
+
+# --- Passwords and second factors -------------------------------------------------------
+
+
+def count_failure(request: HttpRequest, user: User, action: str, reason: str) -> bool:
+    """Audit a failed check of a signed-in or resetting user; True once it locks the account.
+
+    A wrong password or code counts towards the lock-out like one at sign-in
+    (ADR 2), so a stolen session or reset link cannot be used to guess.
+    """
+    record(
+        action,
+        request=request,
+        actor=user,
+        outcome=Outcome.FAILURE,
+        object_type="user",
+        object_id=user.pk,
+        details={"reason": reason},
+    )
+    user_login_failed.send(sender=__name__, credentials={"username": user.email}, request=request)
+    return bool(getattr(request, "axes_locked_out", False))
+
+
+def reauthenticate(request: HttpRequest, user: User, *, password: str, code: str) -> str | None:
+    """Check the password and a second factor again; return the reason for a refusal."""
+    if not user.check_password(password):
+        return "password"
+    if mfa.has_second_factor(user) and mfa.verify_second_factor(user, code) is None:
+        return "second factor"
+    record("account.reauthenticated", request=request, object_type="user", object_id=user.pk)
+    return None
+
+
+def change_password(request: HttpRequest, user: User, new_password: str) -> None:
+    """Set a new password, end the user's other sessions and keep this one."""
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        record("account.password_changed", request=request, object_type="user", object_id=user.pk)
+        # The new password alone ends the other sessions (the session hash is
+        # derived from it); the epoch makes it explicit and audited (ADR 3).
+        end_sessions(user, request=request, reason="password changed")
+    update_session_auth_hash(request, user)
+
+
+def issue_password_reset(request: HttpRequest, agency: Agency, member: User) -> PasswordReset:
+    """Email the member a single-use link to set a new password; older links stop working."""
+    if not member.is_active:
+        raise ValidationError(_("Enable the account before sending a reset link."))
+    actor = request.user
+    assert isinstance(actor, User)
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        replaced = PasswordReset.objects.filter(
+            user=member, used_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        reset = PasswordReset.objects.create(
+            user=member,
+            agency=agency,
+            token_hash=PasswordReset.hash_token(token),
+            created_by=actor,
+            expires_at=now + timedelta(hours=PASSWORD_RESET_HOURS),
+        )
+        record(
+            "password_reset.issued",
+            request=request,
+            agency_id=agency.pk,
+            object_type="user",
+            object_id=member.pk,
+            details={"reset": str(reset.pk), "replaced": replaced},
+        )
+        # The person gets a fresh count of tries on the reset page.
+        axes_reset(username=member.email)
+        link = f"{settings.BASE_URL}/accounts/password-reset/{token}/"
+        body = render_to_string(
+            "accounts/email/password_reset.txt",
+            {
+                "reset": reset,
+                "link": link,
+                "hours": PASSWORD_RESET_HOURS,
+                "needs_code": mfa.has_second_factor(member),
+            },
+        )
+        email = member.email
+        transaction.on_commit(
+            lambda: send_mail(
+                _("Set a new password for CP Navigator"), body, None, [email], fail_silently=False
+            )
+        )
+    return reset
+
+
+def find_password_reset(token: str) -> PasswordReset | None:
+    return (
+        PasswordReset.objects.select_related("user", "agency")
+        .filter(token_hash=PasswordReset.hash_token(token))
+        .first()
+    )
+
+
+def complete_password_reset(request: HttpRequest, reset: PasswordReset, password: str) -> User:
+    """Use the link: set the password, end sessions and lift a lock-out.
+
+    The caller has checked the second factor. A correct reset lifts the lock:
+    the administrator started it and the person proved the link and the factor.
+    """
+    with transaction.atomic():
+        fresh = PasswordReset.objects.select_for_update().select_related("user").get(pk=reset.pk)
+        if not fresh.is_open or not fresh.user.is_active:
+            raise ValidationError(_("This link has already been used or has expired."))
+        user = fresh.user
+        was_locked = user.is_locked
+        user.set_password(password)
+        user.locked_at = None
+        user.save(update_fields=["password", "locked_at"])
+        fresh.used_at = timezone.now()
+        fresh.save(update_fields=["used_at"])
+        record(
+            "password_reset.completed",
+            request=request,
+            actor=user,
+            agency_id=fresh.agency_id,
+            object_type="user",
+            object_id=user.pk,
+            details={"reset": str(fresh.pk), "unlocked": was_locked},
+        )
+        end_sessions(user, request=request, reason="password reset")
+    axes_reset(username=user.email)
+    return user
+
+
+def burn_password_reset(request: HttpRequest, reset: PasswordReset, reason: str) -> None:
+    PasswordReset.objects.filter(pk=reset.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    record(
+        "password_reset.revoked",
+        request=request,
+        actor=reset.user,
+        agency_id=reset.agency_id,
+        object_type="user",
+        object_id=reset.user_id,
+        outcome=Outcome.FAILURE,
+        details={"reset": str(reset.pk), "reason": reason},
+    )
+
+
+def reset_authenticator(request: HttpRequest, agency: Agency, member: User) -> None:
+    """Remove the member's authenticator and recovery codes and end their sessions.
+
+    The next sign-in after the password enrols a new authenticator. The
+    administrator confirms the person's identity first (ASVS V6.4.4).
+    """
+    with transaction.atomic():
+        mfa.remove_second_factors(member)
+        record(
+            "mfa.reset",
+            request=request,
+            agency_id=agency.pk,
+            object_type="user",
+            object_id=member.pk,
+            details={"identity_confirmed": True},
+        )
+        end_sessions(member, request=request, reason="authenticator reset by an administrator")

@@ -19,10 +19,18 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cpnav.accounts import mfa, services, tokens
+from cpnav.accounts import mfa, reauth, services, tokens
 from cpnav.accounts.access import not_found, signed_in
-from cpnav.accounts.forms import CodeForm, EnrolForm, SetPasswordForm, SignInForm, TokenForm
-from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT
+from cpnav.accounts.forms import (
+    CodeForm,
+    EnrolForm,
+    ReauthForm,
+    SetPasswordForm,
+    SignInForm,
+    TokenForm,
+    posted_data,
+)
+from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT, clear_site_data
 from cpnav.accounts.models import APIToken, User
 from cpnav.audit.models import Outcome
 from cpnav.audit.services import record
@@ -88,6 +96,15 @@ def _complete_signin(request: HttpRequest, user: User, method: str) -> HttpRespo
     request.session[LAST_SEEN] = now
     request.session[NOTICE_ACCEPTED] = True
     record("signin.success", request=request, actor=user, details={"factor": method})
+    if method == "totp" and mfa.unused_recovery_codes(user) == 0:
+        # Also how people learn that codes of the old, shorter kind were withdrawn.
+        messages.warning(
+            request,
+            _(
+                "You have no recovery codes. Make new ones on your account page, "
+                "in case you lose your authenticator."
+            ),
+        )
     return redirect(nxt)
 
 
@@ -171,13 +188,23 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     if member is None and mfa.has_confirmed_totp(user):
         # Someone who only knows the password must not replace the second factor.
         return redirect(_with_next("accounts:verify", request))
+    if member is not None and not reauth.is_recent(request):
+        # Nor may someone who only holds a signed-in session (ASVS V7.5.1).
+        target = reverse("accounts:confirm_identity")
+        return redirect(f"{target}?{urlencode({'next': reverse('accounts:mfa_setup')})}")
     device = mfa.pending_device(user) if request.method == "POST" else None
     device = device or mfa.start_enrolment(user)
     form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if mfa.confirm_enrolment(device, form.cleaned_data["code"]):
-            record("mfa.enrolled", request=request, actor=user, details={"type": "totp"})
+            record(
+                "mfa.enrolled",
+                request=request,
+                actor=user,
+                details={"type": "totp", "replaced": member is not None},
+            )
             request.session[NEW_CODES] = mfa.new_recovery_codes(user)
+            reauth.spend(request)
             if member is None:
                 # login() keeps the session's data, so the new codes survive it.
                 _complete_signin(request, user, "totp-enrolment")
@@ -194,19 +221,77 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/mfa_setup.html", context)
 
 
+def locked_while_signed_in(request: HttpRequest, user: User) -> HttpResponse:
+    """Too many wrong checks from a signed-in session: end every session, show the lock."""
+    services.end_sessions(user, request=request, reason="locked after failed checks")
+    logout(request)
+    return clear_site_data(locked_out(request))
+
+
+def _check_identity(request: HttpRequest, user: User, form: ReauthForm) -> HttpResponse | None:
+    """Re-authenticate from a valid form.
+
+    Returns the locked page once failures lock the account; otherwise None, and a
+    refused check leaves its error on the form.
+    """
+    refused = services.reauthenticate(
+        request,
+        user,
+        password=form.cleaned_data["password"],
+        code=form.cleaned_data.get("code", ""),
+    )
+    if refused is None:
+        return None
+    if services.count_failure(request, user, "account.reauthentication_failed", refused):
+        return locked_while_signed_in(request, user)
+    form.add_error(
+        None, _("That password or code is not right, or the code has already been used.")
+    )
+    return None
+
+
+@login_required
+def confirm_identity(request: HttpRequest) -> HttpResponse:
+    """Enter the password and a code again before changing how you sign in."""
+    user = signed_in(request.user)
+    assert user is not None
+    form = ReauthForm(posted_data(request), needs_code=mfa.has_second_factor(user))
+    if request.method == "POST" and form.is_valid():
+        locked = _check_identity(request, user, form)
+        if locked is not None:
+            return locked
+        if not form.errors:
+            reauth.mark(request)
+            return redirect(_next_url(request) if _has_next(request) else "accounts:account")
+    return render(
+        request,
+        "accounts/confirm_identity.html",
+        {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
+    )
+
+
+def _has_next(request: HttpRequest) -> bool:
+    return bool(request.POST.get("next") or request.GET.get("next"))
+
+
 @login_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     user = signed_in(request.user)
     assert user is not None
-    if request.method == "POST":
-        request.session[NEW_CODES] = mfa.new_recovery_codes(user)
-        record("mfa.recovery_codes_replaced", request=request)
-        return redirect("accounts:recovery_codes")
+    form = ReauthForm(posted_data(request), needs_code=mfa.has_second_factor(user))
+    if request.method == "POST" and form.is_valid():
+        locked = _check_identity(request, user, form)
+        if locked is not None:
+            return locked
+        if not form.errors:
+            request.session[NEW_CODES] = mfa.new_recovery_codes(user)
+            record("mfa.recovery_codes_replaced", request=request)
+            return redirect("accounts:recovery_codes")
     codes = request.session.pop(NEW_CODES, None)
     return render(
         request,
         "accounts/recovery_codes.html",
-        {"codes": codes, "unused": mfa.unused_recovery_codes(user)},
+        {"codes": codes, "unused": mfa.unused_recovery_codes(user), "form": form},
     )
 
 
@@ -231,7 +316,7 @@ def signout(request: HttpRequest) -> HttpResponse:
         record("signout", request=request)
     logout(request)
     messages.info(request, _("You are signed out."))
-    return redirect("core:home")
+    return clear_site_data(redirect("core:home"))
 
 
 @require_POST
@@ -242,7 +327,7 @@ def signout_everywhere(request: HttpRequest) -> HttpResponse:
     services.end_sessions(user, request=request, reason="signed out everywhere")
     logout(request)
     messages.info(request, _("You are signed out on every device."))
-    return redirect("core:home")
+    return clear_site_data(redirect("core:home"))
 
 
 @require_POST
@@ -271,7 +356,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         None
         if existing
         else SetPasswordForm(
-            request.POST or None, email=found.email, initial={"full_name": found.full_name}
+            request.POST or None,
+            email=found.email,
+            agency=found.agency,
+            initial={"full_name": found.full_name},
         )
     )
     if request.method == "POST":
@@ -295,7 +383,16 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 if form.cleaned_data["full_name"] != user.full_name:
                     user.full_name = form.cleaned_data["full_name"]
                     user.save(update_fields=["full_name"])
+                # The page shows the system-use notice above the button, whose
+                # use is the acknowledgement (CJIS AC-8), as on the notice page.
                 request.session[NOTICE_ACCEPTED] = True
+                record(
+                    "notice.acknowledged",
+                    request=request,
+                    actor=user,
+                    agency_id=found.agency_id,
+                    details={"via": "invitation"},
+                )
                 request.session[PENDING] = {"user": str(user.pk), "at": time.time()}
                 if not mfa.mfa_required(user):
                     return _complete_signin(request, user, "demo-account")
@@ -317,7 +414,10 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     secret = None
     if request.method == "POST" and request.POST.get("revoke"):
-        token = APIToken.objects.filter(user=user, pk=request.POST["revoke"]).first()
+        try:  # a posted id that is not a UUID names no token (not a server error)
+            token = APIToken.objects.filter(user=user, pk=UUID(request.POST["revoke"])).first()
+        except ValueError:
+            token = None
         if token is None:
             raise not_found(request, "api token", request.POST["revoke"])
         tokens.revoke(request, token)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cpnav.accounts.models import Agency, Invitation, Membership, Role, User
+from cpnav.accounts.views import NOTICE_ACCEPTED
 from cpnav.audit.models import AuditEvent
 from tests.conftest import PASSWORD, signed_in
 
@@ -152,3 +153,48 @@ def test_already_a_member_is_refused(
     signed_in(client, owner)
     response = send_invitation(client, agency_a, email=teammate.email)
     assert b"already a member" in response.content
+
+
+def test_the_newcomer_sees_and_acknowledges_the_system_use_notice(
+    client: Client, owner: User, agency_a: Agency, django_capture_on_commit_callbacks: object
+) -> None:
+    """CJIS AC-8: the notice is on the page, and accepting is the acknowledgement."""
+    signed_in(client, owner)
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        send_invitation(client, agency_a)
+    link = link_from_mail()
+    newcomer = Client()
+    page = newcomer.get(link)
+    for text in [b"System use notice", b"monitored, recorded and audited", b"consent"]:
+        assert text in page.content
+    assert b'aria-describedby="notice-consent"' in page.content
+    assert b"you have read the system use notice above and agree to it" in page.content
+    # Looking is not acknowledging; neither is a refused attempt.
+    assert NOTICE_ACCEPTED not in newcomer.session
+    newcomer.post(link, {"full_name": "Pat Newman", "password": "short", "confirm": "short"})
+    assert NOTICE_ACCEPTED not in newcomer.session
+    assert not AuditEvent.objects.filter(action="notice.acknowledged").exists()
+
+    newcomer.post(link, {"full_name": "Pat Newman", "password": PASSWORD, "confirm": PASSWORD})
+    assert newcomer.session[NOTICE_ACCEPTED] is True
+    user = User.objects.get(email="pat@a.example")
+    event = AuditEvent.objects.get(action="notice.acknowledged")
+    assert (event.actor_id, event.agency_id, event.details) == (
+        user.pk,
+        agency_a.pk,
+        {"via": "invitation"},
+    )
+
+
+def test_the_notice_on_the_invitation_page_is_in_spanish_too(
+    client: Client, owner: User, agency_a: Agency, django_capture_on_commit_callbacks: object
+) -> None:
+    signed_in(client, owner)
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        send_invitation(client, agency_a)
+    newcomer = Client()
+    newcomer.post(reverse("set_language"), {"language": "es", "next": "/"})
+    page = newcomer.get(link_from_mail())
+    assert b"Aviso sobre el uso del sistema" in page.content
+    assert "Aceptar la invitación".encode() in page.content
+    assert b"you have read the system use notice" not in page.content

@@ -123,3 +123,26 @@ def test_accounts_unused_for_ninety_days_are_disabled(make_user: MakeUser) -> No
     assert "disabled 2 account(s)" in out.getvalue()
     assert {u.email for u in User.objects.filter(is_active=False)} == {stale.email, never.email}
     assert AuditEvent.objects.filter(action="account.disabled").count() == 2
+
+
+def test_sign_out_asks_the_browser_to_clear_site_data(teammate: User) -> None:
+    """ASVS V14.3.1: cache and storage go when the session ends; cookies carry the message."""
+    client = signed_in(Client(), teammate)
+    response = client.post(reverse("accounts:signout"))
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
+    client = signed_in(Client(), teammate)
+    response = client.post(reverse("accounts:signout_everywhere"))
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
+    assert b"You are signed out" in client.get(response["Location"]).content
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_session_time_out_asks_the_browser_to_clear_site_data(
+    client: Client, teammate: User, accept: str
+) -> None:
+    signed_in(client, teammate)
+    assert "Clear-Site-Data" not in client.get(reverse("accounts:account"))
+    age_session(client, idle=31 * 60)
+    response = client.get(reverse("accounts:account"), HTTP_ACCEPT=accept)
+    assert response.status_code in {302, 401}
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
