@@ -87,7 +87,11 @@ def _case_rows(user: User, filters: Filters, identifying: bool) -> Iterator[Row]
         agency="agency",
         status="criminal_status",
         dates={"created": "created_at", "updated": "updated_at"},
-    ).annotate(people_count=count(Person, "case"), request_count=count(CPRequest, "case"))
+    ).annotate(
+        people_count=count(Person, "case"),
+        # Only the requests the user may see: a draft must not show up as a number.
+        request_count=count(CPRequest, "case", access.visible_requests(user)),
+    )
     return stream(
         rows.order_by("created_at", "pk"),
         ["pk", "agency__name", "case_number", "trafficking_forms", "criminal_status",

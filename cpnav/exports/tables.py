@@ -230,9 +230,12 @@ def stream(rows: QuerySet[Any, Any], fields: Sequence[str]) -> Iterator[Row]:
     return rows.values(*fields).iterator(chunk_size=CHUNK)
 
 
-def count(model: type[Model], to: str) -> Coalesce:
+def count(model: type[Model], to: str, among: QuerySet[Any, Any] | None = None) -> Coalesce:
+    """How many ``model`` rows point ``to`` the row; only those ``among`` when given (the
+    ones the user may see: a count must not reveal the others)."""
+    rows = model._default_manager.all() if among is None else among
     counted = (
-        model._default_manager.filter(**{to: OuterRef("pk")})
+        rows.filter(**{to: OuterRef("pk")})
         .order_by()
         .values(to)
         .annotate(n=Count("pk"))

@@ -41,7 +41,7 @@ from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.grants.models import Grant
 from cpnav.referrals import services as referrals
 from cpnav.referrals.models import Kind, Provider
-from cpnav.wsgi import application
+from django.core.wsgi import get_wsgi_application
 from tests.route import Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -205,7 +205,7 @@ def test_the_whole_api_keeps_its_schema(route: Route, settings: Any) -> None:
     http = RequestFactory().post("/")
     http.user = route.investigator
     token = tokens.issue(http, route.investigator, "schemathesis", ["read", "write"], 1)[1]
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 
     started = time.monotonic()
     _walk(schema, token, route, known)
