@@ -70,6 +70,14 @@ FIELD_INDEX_KEY = parse_field_keys(
     + (_index_key or local_secret(VAR_DIR / "index_key", make="field_key").split(":", 1)[1]),
 )[0].key
 
+# Key sealing `cpnav backup` archives (base64 of 32 random bytes), apart from the
+# field keys. Optional at start-up: in production `cpnav backup` and `cpnav restore`
+# refuse to run without it; locally a key is generated into var/ on first use.
+_backup_key = env_str("CPNAV_BACKUP_KEY")
+BACKUP_KEY = (
+    parse_field_keys("CPNAV_BACKUP_KEY", "backup:" + _backup_key)[0].key if _backup_key else None
+)
+
 # Attachments live outside the web root and are served only through an access check.
 ATTACHMENTS_DIR = Path(env_str("CPNAV_ATTACHMENTS_DIR", str(VAR_DIR / "attachments"))).resolve()
 ATTACHMENT_MAX_BYTES = env_int("CPNAV_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=100) * 1024 * 1024
