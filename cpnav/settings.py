@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "cpnav.reports",
     "cpnav.exports",
     "cpnav.imports",
+    "cpnav.niem",
 ]
 
 MIDDLEWARE = [

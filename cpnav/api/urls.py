@@ -12,6 +12,7 @@ from cpnav.api.cases import TokenRateThrottle
 from cpnav.api.cases import router as cases_router
 from cpnav.api.engagement import router as engagement_router
 from cpnav.api.grants import router as grants_router
+from cpnav.api.niem import router as niem_router
 from cpnav.api.policy import router as policy_router
 from cpnav.api.referrals import router as referrals_router
 from cpnav.api.reports import router as reports_router
@@ -35,6 +36,7 @@ api.add_router("/", policy_router)
 api.add_router("/", cases_router)
 api.add_router("/", engagement_router)
 api.add_router("/", grants_router)
+api.add_router("/", niem_router)
 api.add_router("/", referrals_router)
 api.add_router("/", reports_router)
 api.add_router("/", team_router)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cpnav.cases import interview_views, queues, views
+from cpnav.niem import views as niem_views
 
 app_name = "cases"
 urlpatterns = [
@@ -40,4 +41,14 @@ urlpatterns = [
     path("queues/endorsement/", queues.endorsement, name="queue_endorsement"),
     path("queues/ccht/", queues.ccht_inbox, name="queue_ccht"),
     path("notifications/", views.notifications, name="notifications"),
-]
+    # NIEM exchange (cpnav.niem): download a request or grant, import a document.
+    path("requests/<uuid:request_id>/niem.xml", niem_views.request_export, {"fmt": "xml"},
+         name="request_niem_xml"),
+    path("requests/<uuid:request_id>/niem.jsonld", niem_views.request_export, {"fmt": "jsonld"},
+         name="request_niem_jsonld"),
+    path("grants/<uuid:grant_id>/niem.xml", niem_views.grant_export, {"fmt": "xml"},
+         name="grant_niem_xml"),
+    path("grants/<uuid:grant_id>/niem.jsonld", niem_views.grant_export, {"fmt": "jsonld"},
+         name="grant_niem_jsonld"),
+    path("niem/import/", niem_views.import_document, name="niem_import"),
+]  # fmt: skip
