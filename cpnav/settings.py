@@ -196,7 +196,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "cpnav.accounts.passwords.MaximumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "cpnav.accounts.passwords.BreachedPasswordValidator"},
+    {"NAME": "cpnav.accounts.passwords.ContextWordsValidator"},
 ]
+# TOTP codes are accepted this many 30-second steps either side (rationale: accounts/mfa.py).
+TOTP_TOLERANCE_STEPS = 1
 
 # Sign-in policy.
 LOCKOUT_FAILURES = env_int("CPNAV_LOCKOUT_FAILURES", 5, minimum=1, maximum=5)
@@ -205,10 +208,7 @@ AXES_FAILURE_LIMIT = LOCKOUT_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=LOCKOUT_WINDOW_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
-    {"NAME": "cpnav.accounts.passwords.ContextWordsValidator"},
 AXES_USERNAME_CALLABLE = "cpnav.accounts.signals.lockout_username"
-# TOTP codes are accepted this many 30-second steps either side (rationale: accounts/mfa.py).
-TOTP_TOLERANCE_STEPS = 1
 AXES_LOCKOUT_CALLABLE = "cpnav.accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ADMIN = False
