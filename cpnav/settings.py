@@ -238,6 +238,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = HTTPS and env_bool("CPNAV_SSL_REDIRECT", True)
+# A plain-HTTP API call is refused, not redirected: the client may already have
+# sent its token in the clear, and a redirect would teach it that this works.
+SECURE_REDIRECT_EXEMPT = [r"^api/"]
 SECURE_HSTS_SECONDS = env_int("CPNAV_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env_bool("CPNAV_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.handlers.base import BaseHandler
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test.utils import override_settings
 
 # Security headers and the HTTPS redirect, the language of messages, the usual URL
@@ -63,5 +64,20 @@ class ApiFastPath:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(PREFIX):
+            if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+                return plain_http_refused()
             return self.api.handle(request)
         return self.get_response(request)
+
+
+def plain_http_refused() -> HttpResponse:
+    """Where the site redirects to HTTPS, the API refuses plain HTTP (settings:
+    SECURE_REDIRECT_EXEMPT): a token sent in the clear must be revoked, not reused."""
+    return JsonResponse(
+        {
+            "detail": "The API answers only over HTTPS. If this call carried a token, "
+            "revoke it on My account -> API tokens and make a new one.",
+            "errors": [],
+        },
+        status=403,
+    )
