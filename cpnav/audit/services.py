@@ -32,6 +32,18 @@ def client_ip(request: HttpRequest | None) -> str:
         return ""
 
 
+def _storable(value: Any) -> Any:
+    """Text as the database can keep it: PostgreSQL refuses NUL in text and in JSON, and a
+    refused look-up records what was asked for (a path, an id) exactly as it came."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 def record(
     action: str,
     *,
@@ -60,14 +72,14 @@ def record(
             seq=head.seq + 1,
             at=now,
             actor_id=actor.pk if actor is not None else None,
-            actor_label=actor.email if actor is not None else actor_label[:254],
+            actor_label=actor.email if actor is not None else _storable(actor_label[:254]),
             agency_id=agency_id,
             action=action,
             object_type=object_type,
-            object_id=str(object_id),
+            object_id=_storable(str(object_id)),
             outcome=outcome,
             source_ip=client_ip(request),
-            details=details or {},
+            details=_storable(details or {}),
             prev_hash=head.hash,
         )
         event.hash = event.compute_hash()

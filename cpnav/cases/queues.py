@@ -88,6 +88,7 @@ def ccht_inbox(request: HttpRequest) -> HttpResponse:
     if age in {"minor", "adult", "unknown"}:
         queryset = queryset.filter(age_group=age)
     days = request.GET.get("min_days", "")
-    if days.isdigit():
+    # isdecimal, not isdigit ("²" is a digit int() refuses); five digits keep the date real.
+    if days.isdecimal() and len(days) <= 5:
         queryset = queryset.filter(submitted_at__lte=timezone.now() - timedelta(days=int(days)))
     return _page(request, queryset, "ccht", "submitted_at", filters=True)

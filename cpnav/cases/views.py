@@ -111,7 +111,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
     """The cases the user may see: filtered by case number, request status and trafficking
     form, sorted, paginated. Unknown filter values are ignored, not errors."""
     cases = access.visible_cases(request.user)
-    number = request.GET.get("q", "").strip()[:64]
+    # NUL is in no case number, and PostgreSQL refuses it in a query.
+    number = request.GET.get("q", "").replace("\x00", "").strip()[:64]
     if number:
         cases = cases.filter(case_number__icontains=number)
     status = request.GET.get("status", "")

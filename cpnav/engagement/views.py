@@ -320,7 +320,7 @@ def session_new(request: HttpRequest) -> HttpResponse:
         try:
             session = services.create_session(
                 request, user, form.to_input(), meeting=meeting,
-                meeting_version=int(request.POST.get("meeting_version") or 0),
+                meeting_version=_whole(request.POST.get("meeting_version", "")),
             )  # fmt: skip
         except services.Stale:
             messages.warning(request, STALE)
@@ -330,6 +330,11 @@ def session_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Session created."))
             return redirect("engagement:session_manage", session_id=session.pk)
     return render(request, "engagement/session_form.html", {"form": form, "meeting": meeting})
+
+
+def _whole(text: str) -> int:
+    """A hidden number field as posted; 0 (never a stored version) if it is not one."""
+    return int(text) if text.isdecimal() and len(text) < 10 else 0
 
 
 def _from_meeting(meeting: MeetingRequest) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -211,7 +212,8 @@ def _check_zip(data: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, EOFError, ValueError):
+    except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError):
+        # RuntimeError: zipfile's NotImplementedError for a version or method it cannot read.
         raise _damaged() from None
     # Declared sizes are what matter: nothing is unpacked here, and zipfile stops
     # reading an entry at its declared size.
@@ -246,7 +248,8 @@ def _check_zip(data: bytes) -> None:
 # ones seen from truncated, altered or mislabelled files.
 _XLSX_ERRORS: Final = (
     zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, OSError, EOFError,
-    ParseError, SyntaxError,
+    ParseError, SyntaxError, zlib.error,
+    RuntimeError,  # zipfile: an encrypted part, or a version or method it cannot read
 )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ _ISO_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INTEGER: Final = re.compile(r"^-?\d{1,12}$")
 # Control characters other than tab and newlines cannot be meant, and some
 # (NUL) cannot be stored by PostgreSQL at all.
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def parse_answer(question: Question, raw: Raw, *, today: date | None = None) -> AnswerValue:
@@ -92,7 +92,7 @@ def _text(name: str, text: str, max_length: int | None, required: bool) -> str |
         if required:
             raise AnswerError(f"{name}: an answer is needed")
         return None
-    if _CONTROL.search(text):
+    if CONTROL_CHARACTERS.search(text):
         raise AnswerError(f"{name}: contains characters that cannot be saved; please retype it")
     limit = max_length or DEFAULT_MAX_TEXT
     if len(text) > limit:

@@ -232,19 +232,32 @@ class Compiler:
         negate = node.op == "not in"
         lf, rf = left.fn, right.fn
         if right.const:
-            pool = frozenset(right.fn({}, date.min))
+            items = tuple(right.fn({}, date.min))
+            pool = frozenset(items)
             key = left.key
             if key is not None:
 
                 def name_member(env: Env, today: date) -> bool:
                     value = env[key]
-                    return value is not None and (value in pool) is not negate
+                    if value is None:
+                        return False
+                    try:
+                        found = value in pool
+                    except TypeError:  # a list answer against [[...]]: cannot be hashed
+                        found = value in items
+                    return found is not negate
 
                 return Compiled(name_member, BOOL, names)
 
             def member_const(env: Env, today: date) -> bool:
                 value = lf(env, today)
-                return value is not None and (value in pool) is not negate
+                if value is None:
+                    return False
+                try:
+                    found = value in pool
+                except TypeError:  # a list answer against [[...]]: cannot be hashed
+                    found = value in items
+                return found is not negate
 
             return Compiled(member_const, BOOL, names)
 

@@ -58,6 +58,11 @@ _HINTS: Final = {
     "|": "use 'or'",
 }
 _ESCAPES: Final = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}
+# Limits that keep a hostile or mistyped expression a definition error rather
+# than a RecursionError (deep nesting) or a ValueError (Python refuses to read
+# integers of more than 4300 digits). Real conditions nest a few levels deep.
+MAX_DEPTH: Final = 32
+MAX_NUMBER_DIGITS: Final = 30
 
 
 def tokenize(source: str) -> list[Token]:
@@ -178,6 +183,7 @@ class _Parser:
         self.source = source
         self.tokens = tokenize(source)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -208,8 +214,18 @@ class _Parser:
             raise self.error(f"unexpected {_describe(self.tok)}")
         return node
 
+    def deeper(self) -> None:
+        # Every nesting - brackets, list items, call arguments, 'not' - counts.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested more than {MAX_DEPTH} levels deep; simplify the expression")
+
     def or_expr(self) -> Node:
-        return self._bool_chain("or", self.and_expr)
+        self.deeper()
+        try:
+            return self._bool_chain("or", self.and_expr)
+        finally:
+            self.depth -= 1
 
     def and_expr(self) -> Node:
         return self._bool_chain("and", self.not_expr)
@@ -226,8 +242,12 @@ class _Parser:
 
     def not_expr(self) -> Node:
         if self.at("name", "not"):
-            tok = self.take()
-            return Not(self.not_expr(), tok.pos)
+            self.deeper()
+            try:
+                tok = self.take()
+                return Not(self.not_expr(), tok.pos)
+            finally:
+                self.depth -= 1
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -261,13 +281,12 @@ class _Parser:
     def primary(self) -> Node:
         tok = self.tok
         if tok.kind == "number":
-            self.take()
-            return Const(_number(tok.text), tok.pos)
+            return Const(self._number(), tok.pos)
         if tok.kind == "op" and tok.text == "-":
             self.take()
             if not self.at("number"):
                 raise self.error("'-' must be followed by a number")
-            return Const(-_number(self.take().text), tok.pos)
+            return Const(-self._number(), tok.pos)
         if tok.kind == "string":
             self.take()
             return Const(tok.text, tok.pos)
@@ -282,6 +301,13 @@ class _Parser:
         if tok.kind == "name":
             return self._name(tok)
         raise self.error(f"expected a value, found {_describe(tok)}")
+
+    def _number(self) -> int | float:
+        tok = self.tok
+        if len(tok.text) > MAX_NUMBER_DIGITS:
+            raise self.error(f"a number of more than {MAX_NUMBER_DIGITS} digits")
+        self.take()
+        return _number(tok.text)
 
     def _name(self, tok: Token) -> Node:
         word = tok.text

@@ -101,3 +101,12 @@ def union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
     for names in sets:
         out |= names
     return out
+
+
+def is_in(value: Any, pool: frozenset[Any], items: tuple[Any, ...]) -> bool:
+    """``value in items``, by hash when it can be: a list answer (``[[...]]`` on the
+    right) cannot be hashed, and is then looked for one item at a time."""
+    try:
+        return value in pool
+    except TypeError:
+        return value in items

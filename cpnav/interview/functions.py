@@ -17,7 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from cpnav.interview.expressions import Call, Const, Name
-from cpnav.interview.exprtypes import ANY, BOOL, DATE, NUM, Compiled, Env, Ty, const
+from cpnav.interview.exprtypes import ANY, BOOL, DATE, NUM, Compiled, Env, Ty, const, is_in
 from cpnav.policy.engine import age_on
 
 if TYPE_CHECKING:
@@ -186,13 +186,14 @@ def _only(c: Compiler, node: Call) -> Compiled:
     if not options.const:
         raise c.error('only() takes a list of values written out, like ["a", "b"]', node.args[1])
     _check_list_overlap(c, node, items.ty, options.ty)
-    keep = frozenset(options.fn({}, date.min))
+    kept = tuple(options.fn({}, date.min))
+    keep = frozenset(kept)
     fn = items.fn
     item_ty = options.ty.item or ANY
 
     def only(env: Env, today: date) -> list[Any] | None:
         held = fn(env, today)
-        return None if held is None else [item for item in held if item in keep]
+        return None if held is None else [item for item in held if is_in(item, keep, kept)]
 
     return Compiled(only, Ty("list", item=item_ty), items.names)
 

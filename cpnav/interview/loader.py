@@ -48,8 +48,16 @@ def load_interview(path: Path) -> Interview:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InterviewDefinitionError(path, [(0, f"cannot read the file: {exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InterviewDefinitionError(
+            path, [(line, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X}); save it as UTF-8")]
+        ) from exc
     try:
         raw = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError as exc:
+        # PyYAML builds nested collections recursively: "[[[[..." thousands deep.
+        raise InterviewDefinitionError(path, [(0, "invalid YAML: nested too deeply")]) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0

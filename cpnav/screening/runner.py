@@ -75,7 +75,8 @@ def raw_from(question: Question, data: QueryDict) -> Any:
         return data.getlist("answer")
     if question.type == "people":
         rows = []
-        count = min(int(data.get("rows", "0") or 0), 50)
+        rows_posted = data.get("rows", "")
+        count = min(int(rows_posted), 50) if rows_posted.isdecimal() else 0
         for index in range(count):
             rows.append({f.id: data.get(f"p{index}-{f.id}", "") for f in question.fields or ()})
         return rows

@@ -21,6 +21,7 @@ from cpnav.audit.services import record
 from cpnav.cases import services
 from cpnav.cases.models import Person
 from cpnav.interview import interview_by_id, state, to_facts
+from cpnav.interview.answers import CONTROL_CHARACTERS
 from cpnav.screening.models import Screening
 from cpnav.screening.runner import Step, handle, review_page
 
@@ -80,9 +81,12 @@ def start(request: HttpRequest) -> HttpResponse:
     agency = access.user_agencies(user).first()
     if agency is None:
         raise access.forbidden(request, "screening without an agency")
-    screening = Screening.objects.create(
-        owner=user, agency=agency, label=request.POST.get("label", "")[:80]
-    )
+    label = request.POST.get("label", "")[:80]
+    if CONTROL_CHARACTERS.search(label):
+        # NUL cannot be stored by PostgreSQL; no control character is meant here.
+        messages.error(request, _("The reference contains characters that cannot be saved; please retype it."))  # fmt: skip
+        return redirect("screening:index")
+    screening = Screening.objects.create(owner=user, agency=agency, label=label)
     record(
         "screening.started",
         request=request,
