@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.wsgi import get_wsgi_application
 from django.test import RequestFactory
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -41,7 +42,6 @@ from cpnav.core.ratelimit import reset as reset_rate_limits
 from cpnav.grants.models import Grant
 from cpnav.referrals import services as referrals
 from cpnav.referrals.models import Kind, Provider
-from django.core.wsgi import get_wsgi_application
 from tests.route import Route
 
 pytestmark = pytest.mark.django_db(transaction=True)
