@@ -374,13 +374,13 @@ def test_refreshed_figures_outlive_a_late_run(
     requests_world: World, cached: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kept: list[int] = []
-    real_set = services.cache.set
+    real_set = cache.set
 
     def remember(key: str, value: object, timeout: int) -> None:
         kept.append(timeout)
         real_set(key, value, timeout)
 
-    monkeypatch.setattr(services.cache, "set", remember)
+    monkeypatch.setattr(cache, "set", remember)
     services.compute(services.national_scope(), Period.year(2026))  # a page computing them
     list(services.refresh([Period.year(2026)]))  # the job, in both languages
     assert kept == [300, 600, 600]
