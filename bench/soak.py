@@ -41,7 +41,7 @@ from typing import Any
 
 from bench.datasets import Dataset, Size, ensure, postgres_dataset, sqlite_dataset
 from bench.run import APP_ENV, LOAD_USERS, QUICK, load_mix, scheduled_refresh, sessions
-from bench.system import BIN, ROOT, VAR, Postgres, ensure_packages, gunicorn, log
+from bench.system import BIN, ROOT, VAR, Postgres, ensure_packages, gunicorn, log, status_mb
 from bench.wrk import measure
 
 REMINDERS_EVERY = 60
@@ -191,16 +191,6 @@ def working_copy(dataset: Dataset, pg: Postgres) -> Dataset:
     return replace(dataset, url=f"sqlite:///{copy}")
 
 
-def worker_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        return None
-    return None
-
-
 def memory_verdict(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Growth of each worker from the end of the first third of the run to the end."""
     if len(samples) < 3:
@@ -251,7 +241,7 @@ def soak(dataset: Dataset, minutes: float, connections: int) -> dict[str, Any]:
 
             def sample() -> None:
                 while not jobs.stop.wait(MEMORY_EVERY):
-                    rss = {str(pid): worker_rss_mb(pid) for pid in server.worker_pids()}
+                    rss = {str(pid): status_mb(pid, "VmRSS") for pid in server.worker_pids()}
                     samples.append({"at": round(time.monotonic() - jobs.began),
                                     "workers": {p: round(m, 1) for p, m in rss.items() if m}})  # fmt: skip
 

@@ -154,12 +154,25 @@ class Server:
         return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
+def status_mb(pid: int, field: str) -> float | None:
+    """A memory figure of /proc/<pid>/status (VmHWM, VmRSS...) in MiB; None when the
+    process is gone or has no such line."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's high-water resident set (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise BenchError(f"no VmHWM for process {pid}")
+    found = status_mb(pid, "VmHWM")
+    if found is None:
+        raise BenchError(f"no VmHWM for process {pid}")
+    return found
 
 
 @contextlib.contextmanager
