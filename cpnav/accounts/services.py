@@ -79,16 +79,20 @@ def invite(
             details={"roles": chosen},
         )
         link = f"{settings.BASE_URL}/accounts/invitations/{token}/"
-        body = render_to_string(
+        mail_after_commit(
+            _("Your invitation to CP Navigator"),
             "accounts/email/invitation.txt",
             {"invitation": invitation, "link": link, "hours": settings.INVITATION_HOURS},
-        )
-        transaction.on_commit(
-            lambda: send_mail(
-                _("Your invitation to CP Navigator"), body, None, [email], fail_silently=False
-            )
+            email,
         )
     return invitation
+
+
+def mail_after_commit(subject: str, template: str, context: dict[str, object], to: str) -> None:
+    """Render the message now (in the request's language) and send it once the
+    transaction that made its link commits: never a link to a row that was rolled back."""
+    body = render_to_string(template, context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [to], fail_silently=False))
 
 
 def find_invitation(token: str) -> Invitation | None:
@@ -349,7 +353,8 @@ def issue_password_reset(request: HttpRequest, agency: Agency, member: User) -> 
         # The person gets a fresh count of tries on the reset page.
         axes_reset(username=member.email)
         link = f"{settings.BASE_URL}/accounts/password-reset/{token}/"
-        body = render_to_string(
+        mail_after_commit(
+            _("Set a new password for CP Navigator"),
             "accounts/email/password_reset.txt",
             {
                 "reset": reset,
@@ -357,12 +362,7 @@ def issue_password_reset(request: HttpRequest, agency: Agency, member: User) -> 
                 "hours": PASSWORD_RESET_HOURS,
                 "needs_code": mfa.has_second_factor(member),
             },
-        )
-        email = member.email
-        transaction.on_commit(
-            lambda: send_mail(
-                _("Set a new password for CP Navigator"), body, None, [email], fail_silently=False
-            )
+            member.email,
         )
     return reset
 
