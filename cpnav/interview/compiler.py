@@ -234,23 +234,8 @@ class Compiler:
         if right.const:
             items = tuple(right.fn({}, date.min))
             pool = frozenset(items)
-            key = left.key
-            if key is not None:
 
-                def name_member(env: Env, today: date) -> bool:
-                    value = env[key]
-                    if value is None:
-                        return False
-                    try:
-                        found = value in pool
-                    except TypeError:  # a list answer against [[...]]: cannot be hashed
-                        found = value in items
-                    return found is not negate
-
-                return Compiled(name_member, BOOL, names)
-
-            def member_const(env: Env, today: date) -> bool:
-                value = lf(env, today)
+            def is_member(value: Any) -> bool:
                 if value is None:
                     return False
                 try:
@@ -258,6 +243,17 @@ class Compiler:
                 except TypeError:  # a list answer against [[...]]: cannot be hashed
                     found = value in items
                 return found is not negate
+
+            key = left.key
+            if key is not None:
+
+                def name_member(env: Env, today: date) -> bool:
+                    return is_member(env[key])
+
+                return Compiled(name_member, BOOL, names)
+
+            def member_const(env: Env, today: date) -> bool:
+                return is_member(lf(env, today))
 
             return Compiled(member_const, BOOL, names)
 
