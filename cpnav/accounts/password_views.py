@@ -12,9 +12,7 @@ from django.utils.translation import gettext as _
 from cpnav.accounts import mfa, services
 from cpnav.accounts.access import signed_in
 from cpnav.accounts.forms import PasswordChangeForm, PasswordResetForm, posted_data
-from cpnav.accounts.views import locked_out, locked_while_signed_in
-from cpnav.audit.models import Outcome
-from cpnav.audit.services import record
+from cpnav.accounts.views import locked_out, locked_while_signed_in, refused_link
 
 
 @login_required
@@ -43,15 +41,7 @@ def password_reset(request: HttpRequest, token: str) -> HttpResponse:
     """The link an agency administrator sent: a new password, and the second factor."""
     found = services.find_password_reset(token)
     if found is None or not found.is_open or not found.user.is_active:
-        record(
-            "password_reset.refused",
-            request=request,
-            outcome=Outcome.FAILURE,
-            object_type="password_reset",
-            object_id=found.pk if found else "",
-            details={"reason": "unknown" if found is None else "used, revoked or expired"},
-        )
-        return render(request, "accounts/password_reset_invalid.html", status=404)
+        return refused_link(request, "password_reset", found)
     user = found.user
     needs_code = mfa.has_second_factor(user)
     form = PasswordResetForm(posted_data(request), user=user, needs_code=needs_code)

@@ -12,6 +12,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -338,18 +339,24 @@ def keepalive(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"idle_seconds": settings.SESSION_IDLE_SECONDS})
 
 
+def refused_link(request: HttpRequest, kind: str, found: Model | None) -> HttpResponse:
+    """An emailed link (``kind``: invitation, password_reset) that is unknown, used,
+    revoked or expired: audited, and the same 404 page whichever it is."""
+    record(
+        f"{kind}.refused",
+        request=request,
+        outcome=Outcome.FAILURE,
+        object_type=kind,
+        object_id=found.pk if found else "",
+        details={"reason": "unknown" if found is None else "used, revoked or expired"},
+    )
+    return render(request, f"accounts/{kind}_invalid.html", status=404)
+
+
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     found = services.find_invitation(token)
     if found is None or not found.is_open:
-        record(
-            "invitation.refused",
-            request=request,
-            outcome=Outcome.FAILURE,
-            object_type="invitation",
-            object_id=found.pk if found else "",
-            details={"reason": "unknown" if found is None else "used, revoked or expired"},
-        )
-        return render(request, "accounts/invitation_invalid.html", status=404)
+        return refused_link(request, "invitation", found)
     member = signed_in(request.user)
     existing = User.objects.filter(email=found.email).exists()
     form = (
