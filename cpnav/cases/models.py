@@ -183,6 +183,10 @@ OPEN_STATUSES = (
     Status.DRAFT, Status.AWAITING_SUPERVISOR, Status.AWAITING_SPONSOR, Status.SUBMITTED,
     Status.INFORMATION_REQUESTED,
 )  # fmt: skip
+# Where CCHT has the request: an extension "is requested" from then on, not while it
+# is still a draft or on its way through the agency and the sponsor (who outside the
+# case team may not know of it yet).
+AT_CCHT = (Status.SUBMITTED, Status.INFORMATION_REQUESTED)
 
 
 # Requests waiting on CCHT, and the same as SQL constants for the inbox query (see

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from cpnav.accounts import access
 from cpnav.accounts.models import User
 from cpnav.cases.models import (
+    AT_CCHT,
     CivilStatus,
     CPRequest,
     CriminalStatus,
@@ -70,11 +71,6 @@ DEADLINE_STATUSES: Final[tuple[tuple[str, StrOrPromise], ...]] = (
     ("overdue", gettext_lazy("Overdue")),
     ("done", gettext_lazy("Done")),
 )
-# The extension requests that make a grant "extension_requested" (Grant.status).
-PENDING_EXTENSION: Final = (
-    Status.AWAITING_SUPERVISOR, Status.AWAITING_SPONSOR, Status.SUBMITTED,
-    Status.INFORMATION_REQUESTED,
-)  # fmt: skip
 
 
 # --- Cases ---------------------------------------------------------------------------
@@ -221,7 +217,7 @@ def _grant_rows(user: User, filters: Filters, identifying: bool) -> Iterator[Row
         end_kind=Subquery(ends.values("kind")[:1]),
         extension_pending=Exists(
             CPRequest.objects.filter(
-                person=OuterRef("person"), kind=RequestKind.EXTENSION, status__in=PENDING_EXTENSION
+                person=OuterRef("person"), kind=RequestKind.EXTENSION, status__in=AT_CCHT
             )
         ),
     )

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from cpnav.cases.models import CPRequest, Person, Status
+from cpnav.cases.models import AT_CCHT, CPRequest, Person
 
 
 class TVisaStatus(models.TextChoices):
@@ -55,11 +55,7 @@ class Grant(models.Model):
         term = self.current_term()
         if term is None or term.end < today:
             return "expired"
-        pending = self.person.requests.filter(
-            kind="extension",
-            status__in=[Status.AWAITING_SUPERVISOR, Status.AWAITING_SPONSOR, Status.SUBMITTED,
-                        Status.INFORMATION_REQUESTED],
-        )  # fmt: skip
+        pending = self.person.requests.filter(kind="extension", status__in=AT_CCHT)
         return "extension_requested" if pending.exists() else "active"
 
 

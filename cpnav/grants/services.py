@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from cpnav.accounts import access
 from cpnav.accounts.models import User
 from cpnav.audit.services import record
-from cpnav.cases.models import Case, CPRequest, Decision, DecisionKind, Person, Status
+from cpnav.cases.models import AT_CCHT, Case, CPRequest, Decision, DecisionKind, Person, Status
 from cpnav.grants.deadlines import (
     CLOSED_REFERRAL_STATUSES,
     HHS_NOTICE_PERIOD,
@@ -103,15 +103,16 @@ def _batches(items: Sequence[T], size: int = INPUT_BATCH) -> Iterator[Sequence[T
 
 
 def _pending_extensions(person_ids: Sequence[Any]) -> dict[Any, date]:
-    """Each person's oldest open extension request (the extension window is then done)."""
+    """When each person's extension request reached CCHT, if one is there now: the
+    extension window is then done. A draft, or one still with the supervisor or the
+    sponsor, leaves the deadline open (and hints nothing to those who cannot see it)."""
     found: dict[Any, date] = {}
-    for person_id, created_at in (
-        CPRequest.objects.filter(person_id__in=person_ids, kind="extension")
-        .exclude(status__in=[Status.GRANTED, Status.DENIED, Status.WITHDRAWN])
-        .order_by("-created_at")
-        .values_list("person_id", "created_at")
-    ):
-        found[person_id] = created_at.date()  # the oldest comes last and wins
+    for person_id, submitted_at, created_at in CPRequest.objects.filter(
+        person_id__in=person_ids, kind="extension", status__in=AT_CCHT
+    ).values_list("person_id", "submitted_at", "created_at"):
+        # (A row put at CCHT without the submit transition has no submission time.)
+        on = (submitted_at or created_at).date()
+        found[person_id] = min(on, found.get(person_id, on))
     return found
 
 

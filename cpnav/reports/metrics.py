@@ -42,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncDate
 
 from cpnav.accounts.models import Agency
-from cpnav.cases.models import CPRequest, Person, Status
+from cpnav.cases.models import AT_CCHT, CPRequest, Person, Status
 from cpnav.engagement.models import Registration, RegistrationStatus, Session, SessionStatus
 from cpnav.grants.deadlines import HHS_NOTICE_PERIOD
 from cpnav.grants.models import GrantEnd, GrantTerm
@@ -56,7 +56,6 @@ AGE_GROUPS: Final = ("minor", "adult", "unknown")
 KINDS: Final = ("initial", "extension")
 RENEWALS: Final = ("on_time", "late", "pending", "ended", "lapsed")
 HHS_NOTICES: Final = ("on_time", "late", "missing", "open")
-PENDING_AT_CCHT: Final = (Status.SUBMITTED, Status.INFORMATION_REQUESTED)
 
 Agencies = QuerySet[Agency] | None
 
@@ -212,7 +211,7 @@ def renewals(agencies: Agencies, window: Window) -> dict[str, int]:
     in_time = chained.annotate(requested=requested).filter(requested__lte=OuterRef("end"))
     ended = GrantEnd.objects.filter(grant=OuterRef("grant"), effective_on__lte=OuterRef("end"))
     pending = CPRequest.objects.filter(
-        person=OuterRef("grant__person"), kind="extension", status__in=PENDING_AT_CCHT
+        person=OuterRef("grant__person"), kind="extension", status__in=AT_CCHT
     )
     outcome = Case(
         When(Exists(in_time), then=Value("on_time")),

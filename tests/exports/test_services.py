@@ -282,10 +282,12 @@ def test_grant_status_matches_the_grant_page(rf: RequestFactory, route: Route) -
     days = [start, date(2026, 6, 1), date(2027, 1, 14), date(2027, 1, 15), date(2030, 1, 1)]
     for day in days:
         assert datasets.grant_status(row(), day) == record.status(day), day
-    CPRequest.objects.create(
+    extension = CPRequest.objects.create(
         case=route.case, person=route.person, created_by=route.investigator,
         kind=RequestKind.EXTENSION, status=Status.AWAITING_SPONSOR,
     )  # fmt: skip
+    assert datasets.grant_status(row(), date(2026, 6, 1)) == "active"  # not at CCHT yet
+    CPRequest.objects.filter(pk=extension.pk).update(status=Status.SUBMITTED)
     assert datasets.grant_status(row(), date(2026, 6, 1)) == "extension_requested"
     for kind, expected in [(EndKind.CIVIL_ACTION_ENDED, "ended"), (EndKind.REVOKED, "revoked")]:
         GrantEnd.objects.create(

@@ -280,11 +280,9 @@ def build_world(
     make_user: MakeUser,
     entitled: set[str] | None = None,
     midway: Callable[[dict[str, Hidden]], None] | None = None,
-    unsent_first: bool = True,
 ) -> World:
     """The hidden records. ``midway`` runs once the records the persona is ``entitled`` to
-    exist and before any they may not see: what they read must not change after it.
-    ``unsent_first``: the UNSENT extension is made before ``midway`` (see KNOWN_HINTS)."""
+    exist and before any they may not see: what they read must not change after it."""
     owner = route.investigator
     now = timezone.now()
     provider = Provider.objects.create(
@@ -299,8 +297,6 @@ def build_world(
     grantees = {tag: make_user(f"zz-{tag.lower()}-grantee@x.example") for tag in HIDDEN}
     made: dict[str, Hidden] = {}
     first = [t for t in HIDDEN if t in (entitled or set())]
-    if unsent_first and "ROUTED" in first:
-        first.append("UNSENT")
     for tag in [*first, None, *HIDDEN, "UNSENT"]:
         if tag is None:  # the persona's own share of the world is complete
             if midway is not None:
@@ -993,29 +989,18 @@ def test_no_record_outside_need_to_know(route: Route, make_user: MakeUser, perso
     assert not problems, f"{len(problems)} isolation problems:\n" + "\n".join(problems)
 
 
-# Hints the sweep found that need more than a small fix; each has a strict xfail test below,
-# which fails (XPASS) once the hint is gone, so this list cannot go stale.
-KNOWN_HINTS: dict[str, str] = {
-    "UNSENT": "A grant's status and its 'request an extension' deadline count every open "
-    "extension request of the person (Grant.status, grants.services._pending_extensions), "
-    "so the HSI sponsor and CCHT see 'Extension requested' (page, API, NIEM, exports) while "
-    "the extension still waits on the county's supervisor. Fixing it means computing both "
-    "for the viewer (visible_requests) or counting only submitted extensions - a product "
-    "decision, as the case team's deadline would then stay open until CCHT has it.",
-}
-
-
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, reason=KNOWN_HINTS["UNSENT"])
 def test_an_unsent_extension_is_not_hinted_to_the_sponsor_or_ccht(
     route: Route, make_user: MakeUser
 ) -> None:
+    """An extension still with the county's supervisor changes nothing CCHT reads about
+    the person's grant (its status, deadlines) until it is submitted."""
     page, token = clients(route.reviewer)
     before: dict[str, str] = {}
 
     def read_before(made: dict[str, Hidden]) -> None:
         before.update(listings(page, token, False, [made["ROUTED"]])[0])
 
-    world = build_world(route, make_user, {"ROUTED"}, read_before, unsent_first=False)
+    world = build_world(route, make_user, {"ROUTED"}, read_before)
     after, _shown = listings(page, token, False, [world.routed])
     assert not changed_lists("CCHT reviewer", before, after)
