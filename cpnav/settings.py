@@ -20,6 +20,7 @@ from cpnav.envconf import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_str,
     local_secret,
     parse_field_keys,
@@ -226,6 +227,15 @@ SESSION_COOKIE_NAME = "__Host-cpnav_session" if HTTPS else "cpnav_session"
 CSRF_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
+# Under HTTPS the "__Host-" prefix makes the browser refuse these cookies from a
+# sibling subdomain or over plain HTTP (ASVS V3.3.1).
+CSRF_COOKIE_NAME = "__Host-cpnav_csrf" if HTTPS else "cpnav_csrf"
+LANGUAGE_COOKIE_NAME = "__Host-cpnav_language" if HTTPS else "cpnav_language"
+LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Flash messages ride in the server-side session, not in a cookie of their own.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_FAILURE_VIEW = "cpnav.core.views.csrf_failure"
 
 INACTIVE_ACCOUNT_DAYS = env_int("CPNAV_INACTIVE_DAYS", 90, minimum=1, maximum=90)
@@ -247,6 +257,13 @@ SECURE_HSTS_PRELOAD = env_bool("CPNAV_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 if env_bool("CPNAV_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The reverse proxies (nginx, a load balancer) in front of the app servers. Only when
+# the connection comes from one of them is X-Forwarded-For read for the client's
+# address (audit events, rate limits); anyone else could write that header.
+TRUSTED_PROXIES = env_networks("CPNAV_TRUSTED_PROXIES")
+# Sign-in attempts (password and code steps) from one client address. Lock-out counts
+# per account (five failures); this slows one address trying many accounts.
+SIGNIN_ADDRESS_RATE = env_str("CPNAV_SIGNIN_ADDRESS_RATE", "300/hour")
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -27,6 +27,7 @@ API_MIDDLEWARE = [
     "cpnav.api.middleware.NoSessionUser",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cpnav.core.middleware.NoStoreMiddleware",
+    "cpnav.api.middleware.ApiContentSecurityPolicy",
 ]
 PREFIX = "/api/"
 
@@ -40,6 +41,21 @@ class NoSessionUser:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.user = AnonymousUser()
         return self.get_response(request)
+
+
+class ApiContentSecurityPolicy:
+    """API answers are data (JSON, XML, CSV, calendars), never a page: if a browser is
+    made to open one, it may load nothing and be framed by nothing (ASVS V3.4.3)."""
+
+    POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response["Content-Security-Policy"] = self.POLICY
+        return response
 
 
 class _ApiStack(BaseHandler):

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import logging
 import math
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from ninja import NinjaAPI
@@ -17,6 +19,8 @@ from cpnav.api.policy import router as policy_router
 from cpnav.api.referrals import router as referrals_router
 from cpnav.api.reports import router as reports_router
 from cpnav.api.team import router as team_router
+
+log = logging.getLogger("cpnav.api")
 
 # docs_url=None: the interactive docs page would load scripts from a CDN, which
 # our CSP and privacy notice forbid. The OpenAPI document itself is served.
@@ -88,6 +92,19 @@ def too_many(request: HttpRequest, exc: Throttled) -> HttpResponse:
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     """ninja's own refusals (e.g. a body that is not JSON) in the same shape as ours."""
     return _error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(OperationalError)
+def database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """The database was unreachable, locked or full: services write in one transaction,
+    so nothing of the call was kept and it can be retried. The database's own words
+    stay in the server's log (tests/faults)."""
+    log.error("API call failed on the database: %s %s", request.method, request.path,
+              exc_info=exc)  # fmt: skip
+    response = _error(request, 503, "The database is not answering; nothing was saved. "
+                      "Try again shortly.")  # fmt: skip
+    response["Retry-After"] = "30"
+    return response
 
 
 @api.exception_handler(ValidationError)

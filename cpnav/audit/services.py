@@ -23,13 +23,29 @@ log = logging.getLogger("cpnav.audit")
 
 
 def client_ip(request: HttpRequest | None) -> str:
+    """The client's address: the connection's, or - when the connection comes from a
+    configured proxy (``CPNAV_TRUSTED_PROXIES``) - the last address in X-Forwarded-For
+    that is not one of our proxies. Addresses left of it were written by the client and
+    prove nothing."""
     if request is None:
         return ""
-    raw = str(request.META.get("REMOTE_ADDR", ""))
+    address = _address(str(request.META.get("REMOTE_ADDR", "")))
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    hops = [hop.strip() for hop in forwarded.split(",")] if forwarded else []
+    while address is not None and hops and _trusted(address):
+        address = _address(hops.pop())
+    return str(address) if address is not None else ""
+
+
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return str(ipaddress.ip_address(raw))
+        return ipaddress.ip_address(raw)
     except ValueError:
-        return ""
+        return None
+
+
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(address in network for network in settings.TRUSTED_PROXIES)
 
 
 def _storable(value: Any) -> Any:

@@ -134,7 +134,14 @@ def test_an_api_upload_the_audit_refuses_keeps_no_row(
     team.client.raise_request_exception = False
 
     fail_on('INSERT INTO "audit_auditevent"', containing="attachment.added")
-    assert team.upload(PDF).status_code >= 500
+    refused = team.upload(PDF)
+    # The API's own error shape, not the site's HTML page; the database's words stay out.
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == "30"
+    assert refused.json() == {
+        "detail": "The database is not answering; nothing was saved. Try again shortly.",
+        "errors": [],
+    }
 
     assert not Attachment.objects.exists()
     assert_chain_intact()

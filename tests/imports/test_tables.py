@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from cpnav.imports import tables
-from cpnav.imports.tables import Formula, TableError, open_table
+from cpnav.imports.tables import Formula, TableError, _xlsx_records, open_table
 from tests.imports.helpers import HEADER, csv_bytes, person, xlsx_bytes
 
 
@@ -126,6 +126,39 @@ def test_a_zip_that_is_not_a_workbook_is_refused() -> None:
 def test_a_workbook_with_macros_is_refused() -> None:
     data = _zip({"xl/workbook.xml": b"<workbook/>", "xl/vbaProject.bin": b"\x00" * 10})
     assert "contains macros" in problem_of(data)
+
+
+def _with_entities(data: bytes, part: str) -> bytes:
+    """The workbook with a DOCTYPE declaring entities (billion laughs, and an external one
+    naming a local file) put into one of its XML parts, and used there."""
+    doctype = (
+        b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY ext SYSTEM "file:///etc/passwd">]>'
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        entries = {name: source.read(name) for name in source.namelist()}
+    xml = entries[part]
+    head = xml[: xml.index(b"?>") + 2] if xml.startswith(b"<?xml") else b""
+    body = xml[len(head) :].replace(b"Synthetic", b"&c;&ext;", 1)
+    entries[part] = head + doctype + body
+    return _zip(entries)
+
+
+def test_a_worksheet_declaring_xml_entities_is_refused() -> None:
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML  # a runtime dependency (pyproject.toml), so always on
+    data = _with_entities(xlsx_bytes([["1", "Synthetic"]]), "xl/worksheets/sheet1.xml")
+    assert "cannot be read" in problem_of(data)
+
+
+def test_entities_elsewhere_in_a_workbook_are_never_expanded() -> None:
+    # openpyxl reads the workbook part with lxml and resolve_entities=False.
+    data = _with_entities(xlsx_bytes([["1", "Synthetic"]]), "xl/workbook.xml")
+    read = list(_xlsx_records(data))
+    assert read[1][1][:2] == ("1", "Synthetic")
+    assert "aaaaaaaaaa" not in repr(read)
+    assert "root:" not in repr(read)
 
 
 def test_a_zip_bomb_is_refused_before_it_is_unpacked() -> None:

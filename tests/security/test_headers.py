@@ -188,6 +188,7 @@ def production(var_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]:
         CPNAV_PRODUCTION="true",
         SECRET_KEY=signing,
         ALLOWED_HOSTS="cpnav.example.gov",
+        CPNAV_BASE_URL="https://cpnav.example.gov",
         CPNAV_FIELD_KEYS=f"k1:{key}",
         CPNAV_INDEX_KEY=key,
         **extra,
@@ -196,7 +197,9 @@ def production(var_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]:
         "DEBUG", "DEBUG_PROPAGATE_EXCEPTIONS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
         "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_NAME",
         "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
-        "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "CSRF_COOKIE_SAMESITE", "X_FRAME_OPTIONS",
+        "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "CSRF_COOKIE_SAMESITE", "CSRF_COOKIE_NAME",
+        "LANGUAGE_COOKIE_NAME", "LANGUAGE_COOKIE_SECURE", "LANGUAGE_COOKIE_HTTPONLY",
+        "LANGUAGE_COOKIE_SAMESITE", "MESSAGE_STORAGE", "X_FRAME_OPTIONS",
     ]  # fmt: skip
     code = (
         "import json, django; from django.conf import settings; django.setup(); "
@@ -238,6 +241,13 @@ def test_production_settings_harden_transport_and_cookies(
         "CSRF_COOKIE_SECURE": True,
         "CSRF_COOKIE_HTTPONLY": True,
         "CSRF_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_NAME": "__Host-cpnav_csrf",
+        "LANGUAGE_COOKIE_NAME": "__Host-cpnav_language",
+        "LANGUAGE_COOKIE_SECURE": True,
+        "LANGUAGE_COOKIE_HTTPONLY": True,
+        "LANGUAGE_COOKIE_SAMESITE": "Lax",
+        # Messages in the session: no cookie of their own to read or replay.
+        "MESSAGE_STORAGE": "django.contrib.messages.storage.session.SessionStorage",
         "X_FRAME_OPTIONS": "DENY",
     }
 
@@ -267,8 +277,10 @@ def test_production_headers_and_cookies_on_the_wire(
     assert page["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
     agreed = browser.post("/accounts/notice/", secure=True)  # starts a session
     assert agreed.status_code == 302
-    cookies = {**page.cookies, **agreed.cookies}
-    assert set(cookies) == {"csrftoken", "__Host-cpnav_session"}
+    spanish = browser.post("/i18n/setlang/", {"language": "es", "next": "/"}, secure=True)
+    assert spanish.status_code == 302
+    cookies = {**page.cookies, **agreed.cookies, **spanish.cookies}
+    assert set(cookies) == {"__Host-cpnav_csrf", "__Host-cpnav_session", "__Host-cpnav_language"}
     for cookie in cookies.values():
         assert cookie["secure"] is True, cookie.key
         assert cookie["httponly"] is True, cookie.key
@@ -276,6 +288,18 @@ def test_production_headers_and_cookies_on_the_wire(
         assert cookie["path"] == "/", cookie.key
         assert not cookie["domain"], cookie.key
     assert not cookies["__Host-cpnav_session"]["max-age"]  # ends with the browser
+
+
+@pytest.mark.django_db
+def test_api_answers_carry_a_policy_that_loads_and_frames_nothing(client: Client) -> None:
+    for answer in [
+        client.get("/api/v1/openapi.json"),
+        client.get("/api/v1/cases/"),  # refused: no token
+        client.get("/api/v1/no-such-thing/"),
+    ]:
+        policy = answer["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "frame-ancestors 'none'" in policy
 
 
 def free_port() -> int:
