@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from io import StringIO
 
 import pytest
@@ -10,7 +11,7 @@ from django.core.management import call_command
 
 from cpnav.accounts.models import Agency, Level, Membership, Role, User
 from cpnav.audit.services import verify_chain
-from cpnav.core.logging import JsonFormatter
+from cpnav.core.logging import JsonFormatter, TextFormatter
 from cpnav.core.management.commands.demo import DEMO_PASSWORD
 from cpnav.engagement.models import MeetingRequest, Registration, Session
 
@@ -89,6 +90,29 @@ def test_json_log_lines() -> None:
     assert line["level"] == "WARNING"
     assert line["logger"] == "cpnav.test"
     assert line["time"].endswith("+00:00")
+
+
+def test_text_log_lines_cannot_be_forged_by_what_a_message_carries() -> None:
+    forged = "x@example.org\n2026-11-30 12:00:00,000 INFO cpnav.audit signin ok\r\x1b[2J\u2028"
+    record = logging.LogRecord(
+        "cpnav.test", logging.WARNING, __file__, 1, "refused %s", (forged,), None
+    )
+    line = TextFormatter().format(record)
+    assert "\n" not in line
+    assert "\r" not in line
+    assert "\x1b" not in line
+    assert "\u2028" not in line
+    assert line.endswith(
+        "WARNING cpnav.test refused x@example.org\\n2026-11-30 12:00:00,000 INFO cpnav.audit "
+        "signin ok\\r\\x1b[2J\\u2028"
+    )
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord(
+            "cpnav.test", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    assert "Traceback (most recent call last):\n" in TextFormatter().format(failed)
 
 
 def test_serve_refuses_zero_workers() -> None:
