@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -148,6 +150,42 @@ def verify_chain(chunk_size: int = 2000) -> VerifyResult:
             expected_seq,
         )
     return VerifyResult(True, checked, f"chain intact: {checked} events verified")
+
+
+def chain_head() -> dict[str, Any]:
+    """The newest event's number and hash, to be copied off this system (``cpnav audit
+    head`` from cron into syslog or another store): whoever can write the database can
+    rebuild a consistent chain, but not one that still holds a head kept elsewhere."""
+    head = ChainHead.objects.filter(pk=1).first() or ChainHead(pk=1)
+    return {"seq": head.seq, "hash": head.hash, "at": timezone.now().isoformat()}
+
+
+def check_heads(lines: Iterable[str]) -> list[str]:
+    """Problems with heads exported earlier (JSON lines from ``chain_head``): each must
+    still be in the chain with the same hash. Heads older than the retention anchor
+    can no longer be checked and are skipped; unreadable lines are problems."""
+    head = ChainHead.objects.filter(pk=1).first() or ChainHead(pk=1)
+    problems: list[str] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            kept = json.loads(line)
+            seq, digest = int(kept["seq"]), str(kept["hash"])
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"line {number}: not a head written by `cpnav audit head`")
+            continue
+        if seq < head.anchor_seq or seq == 0:
+            continue
+        if seq == head.anchor_seq:
+            found = head.anchor_hash
+        else:
+            found = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
+        if found is None:
+            problems.append(f"line {number}: event #{seq} is no longer in the chain")
+        elif found != digest:
+            problems.append(f"line {number}: event #{seq} has another hash than the one exported")
+    return problems
 
 
 def purge_expired(actor_label: str = "cpnav audit purge") -> int:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -73,6 +75,46 @@ def test_command_exit_codes(db: None) -> None:
         call_command("audit", "verify", stderr=err)
     assert exit_info.value.code == 1
     assert "#1 was altered" in err.getvalue()
+
+
+def test_an_exported_head_catches_a_rebuilt_chain(db: None, tmp_path: Path) -> None:
+    make_events(3)
+    exported = StringIO()
+    call_command("audit", "head", stdout=exported)
+    heads = tmp_path / "heads.jsonl"
+    heads.write_text("\n" + exported.getvalue())
+    assert json.loads(exported.getvalue())["seq"] == 3
+    out = StringIO()
+    call_command("audit", "verify", "--heads", str(heads), stdout=out)
+    assert "3 events verified; 1 exported heads match" in out.getvalue()
+
+    # Someone who can write the database rebuilds the chain from event #2 on, hashes
+    # and head included: the chain alone verifies, the exported head does not.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditevent SET actor_label = 'someone else' WHERE seq >= 2")
+    previous = AuditEvent.objects.get(seq=1).hash
+    for event in AuditEvent.objects.filter(seq__gte=2).order_by("seq"):
+        event.prev_hash = previous
+        previous = event.compute_hash()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE audit_auditevent SET prev_hash = %s, hash = %s WHERE seq = %s",
+                [event.prev_hash, previous, event.seq],
+            )
+    ChainHead.objects.filter(pk=1).update(hash=previous)
+    assert verify_chain().ok
+    err = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("audit", "verify", "--heads", str(heads), stderr=err)
+    assert "line 2: event #3 has another hash than the one exported" in err.getvalue()
+
+    heads.write_text('{"seq": 99, "hash": "x"}\nnot json\n')
+    with pytest.raises(SystemExit):
+        call_command("audit", "verify", "--heads", str(heads), stderr=err)
+    assert "line 1: event #99 is no longer in the chain" in err.getvalue()
+    assert "line 2: not a head written by `cpnav audit head`" in err.getvalue()
+    with pytest.raises(CommandError, match="cannot be read"):
+        call_command("audit", "verify", "--heads", str(tmp_path / "absent"))
 
 
 def test_the_application_cannot_update_or_delete_events(db: None) -> None:
