@@ -79,6 +79,7 @@ security: $(DEPS)
 	$(BIN)/bandit --quiet --recursive cpnav scripts --severity-level high
 	$(BIN)/python scripts/security.py secrets
 	$(BIN)/python scripts/security.py audit
+	$(BIN)/python scripts/security.py sbom
 
 # Branch coverage of cpnav/ over the whole suite must stay at COVERAGE_MIN or more.
 COVERAGE_MIN ?= 90

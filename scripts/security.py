@@ -1,7 +1,9 @@
-"""Two of `make security`'s gates: committed secrets and vulnerable pinned packages.
+"""Two of `make security`'s gates - committed secrets and vulnerable pinned packages -
+and the software bill of materials.
 
     python scripts/security.py secrets   # detect-secrets over the repository's files
     python scripts/security.py audit     # pip-audit over every pin in constraints.txt
+    python scripts/security.py sbom [OUT] # CycloneDX JSON of every pin (var/sbom.cdx.json)
     python scripts/security.py review "why these are not secrets" FILE...
 
 secrets: every file git tracks or would add (not ignored) is scanned with the
@@ -18,10 +20,16 @@ pin. A known vulnerability always fails. A package it could not ask about
 that cannot look must not pass - unless CPNAV_AUDIT_OFFLINE=1 states that this
 machine cannot reach the service; then it says loudly that nothing was audited.
 The variable never excuses a finding.
+
+sbom: every Python pin in constraints.txt and every package in package-lock.json (the
+front end's), with versions, package URLs, licences where declared and hashes npm
+recorded, as one CycloneDX 1.6 document (ASVS V15.1.2). Keep it with each release.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -136,6 +144,72 @@ def audit() -> int:
     return 0
 
 
+def sbom(out: Path) -> int:
+    from importlib import metadata
+
+    from cyclonedx.model import HashAlgorithm, HashType
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.license import DisjunctiveLicense
+    from cyclonedx.output.json import JsonV1Dot6
+    from packageurl import PackageURL
+
+    bom = Bom()
+    bom.metadata.component = Component(
+        name="cpnav", version=_project_version(), type=ComponentType.APPLICATION
+    )
+    for line in (ROOT / CONSTRAINTS).read_text().splitlines():
+        name, _, version = line.partition("#")[0].strip().partition("==")
+        if not version:
+            continue
+        declared = ""
+        # (A pin for another platform or an extra not installed here has no metadata.)
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            declared = metadata.metadata(name).get("License-Expression") or ""
+        purl = PackageURL("pypi", name=name.lower(), version=version)
+        bom.components.add(
+            Component(
+                name=name, version=version, type=ComponentType.LIBRARY, purl=purl,
+                bom_ref=purl.to_string(),
+                licenses=[DisjunctiveLicense(name=declared)] if declared else [],
+            )
+        )  # fmt: skip
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    for where, package in lock.get("packages", {}).items():
+        if not where:
+            continue  # the project itself
+        name = where.rsplit("node_modules/", 1)[-1]
+        namespace, _, short = name.rpartition("/")
+        hashes = []
+        if str(package.get("integrity", "")).startswith("sha512-"):
+            digest = base64.b64decode(package["integrity"][7:]).hex()
+            hashes.append(HashType(alg=HashAlgorithm.SHA_512, content=digest))
+        purl = PackageURL("npm", namespace=namespace or None, name=short,
+                          version=package.get("version"))  # fmt: skip
+        bom.components.add(
+            Component(
+                name=name, version=package.get("version", ""), type=ComponentType.LIBRARY,
+                purl=purl, bom_ref=purl.to_string(),
+                licenses=[DisjunctiveLicense(name=package["license"])]
+                if package.get("license") else [],
+                hashes=hashes,
+            )
+        )  # fmt: skip
+    # Flat: what is shipped, not who pulls in whom (pip and npm resolved that).
+    bom.register_dependency(bom.metadata.component, list(bom.components))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(JsonV1Dot6(bom).output_as_string(indent=1) + "\n")
+    print(f"sbom: {len(bom.components)} components -> {out}")
+    return 0
+
+
+def _project_version() -> str:
+    for line in (ROOT / "pyproject.toml").read_text().splitlines():
+        if line.startswith("version"):
+            return line.split("=", 1)[1].strip().strip('"')
+    return "0"
+
+
 def not_audited(reason: str) -> int:
     if os.environ.get(OFFLINE) == "1":
         print(
@@ -157,9 +231,12 @@ def main(argv: list[str]) -> int:
         return secrets()
     if argv == ["audit"]:
         return audit()
+    if argv[:1] == ["sbom"] and len(argv) <= 2:
+        return sbom(Path(argv[1]) if len(argv) == 2 else ROOT / "var" / "sbom.cdx.json")
     if len(argv) > 2 and argv[0] == "review" and argv[1].strip():
         return review(argv[1], argv[2:])
-    print("usage: security.py secrets | audit | review REASON FILE...", file=sys.stderr)
+    print("usage: security.py secrets | audit | sbom [OUT] | review REASON FILE...",
+          file=sys.stderr)  # fmt: skip
     return 2
 
 

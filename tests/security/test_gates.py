@@ -92,3 +92,25 @@ def test_every_baseline_entry_is_reviewed_and_justified() -> None:
     for entry in entries:
         assert entry["is_secret"] is False, entry["filename"]
         assert len(entry["justification"]) > 20, entry["filename"]
+
+
+def test_the_sbom_lists_every_pin_and_front_end_package(gates: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "sbom.json"
+    assert gates.main(["sbom", str(out)]) == 0
+    bom = json.loads(out.read_text())
+    assert (bom["bomFormat"], bom["specVersion"]) == ("CycloneDX", "1.6")
+    purls = {c["purl"] for c in bom["components"]}
+    root = SCRIPT.parents[1]
+    pins = [
+        line.split("==")
+        for line in (root / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    ]
+    for name, version in pins:
+        normalised = name.lower().replace("_", "-")  # as the purl spec names PyPI packages
+        assert f"pkg:pypi/{normalised}@{version}" in purls
+    lock = json.loads((root / "package-lock.json").read_text())["packages"]
+    axe = lock["node_modules/axe-core"]["version"]
+    assert f"pkg:npm/axe-core@{axe}" in purls
+    assert len(purls) == len(pins) + len(lock) - 1
+    assert all(c["hashes"] for c in bom["components"] if c["purl"].startswith("pkg:npm/"))
