@@ -12,6 +12,7 @@ import binascii
 import ipaddress
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,30 @@ def env_networks(
                 f"{name}: {item!r} is not an IP address or network (like 10.0.0.0/8)"
             ) from None
     return tuple(networks)
+
+
+def socket_address(value: str) -> tuple[int, str | tuple[str, int]]:
+    """``unix:/path`` or ``tcp:host:port`` -> (socket family, address); ValueError otherwise."""
+    kind, _, rest = value.partition(":")
+    if kind == "unix" and rest.startswith("/"):
+        return socket.AF_UNIX, rest
+    if kind == "tcp":
+        host, _, port = rest.rpartition(":")
+        if host and port.isdigit() and 0 < int(port) < 65536:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            return family, (host.strip("[]"), int(port))
+    raise ValueError("expected unix:/path/to/socket or tcp:host:port")
+
+
+def env_socket(name: str, *, environ: dict[str, str] | None = None) -> str:
+    """An optional daemon address (see ``socket_address``); empty when unset."""
+    value = env_str(name, environ=environ)
+    if value:
+        try:
+            socket_address(value)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name}: {error}, got {value!r}") from None
+    return value
 
 
 def env_choice(

@@ -21,6 +21,7 @@ from cpnav.envconf import (
     env_int,
     env_list,
     env_networks,
+    env_socket,
     env_str,
     local_secret,
     parse_field_keys,
@@ -82,6 +83,10 @@ BACKUP_KEY = (
 # Attachments live outside the web root and are served only through an access check.
 ATTACHMENTS_DIR = Path(env_str("CPNAV_ATTACHMENTS_DIR", str(VAR_DIR / "attachments"))).resolve()
 ATTACHMENT_MAX_BYTES = env_int("CPNAV_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=100) * 1024 * 1024
+# A ClamAV daemon that checks every upload before it is kept (cpnav.core.malware):
+# "unix:/run/clamav/clamd.ctl" or "tcp:host:3310". Unset: no scan.
+CLAMD = env_socket("CPNAV_CLAMD")
+CLAMD_TIMEOUT_SECONDS = env_int("CPNAV_CLAMD_TIMEOUT_SECONDS", 60, minimum=1, maximum=600)
 
 DEMO_MODE = env_bool("CPNAV_DEMO_MODE", False)
 if PRODUCTION and DEMO_MODE:

@@ -296,6 +296,7 @@ def upload_attachment(
     try:
         stored = store(file.chunks(), name=file.name or "attachment")
     except AttachmentError as failure:
+        services.upload_refused(request, cp, failure)
         return error(422, str(failure), {"file": str(failure)})
     with transaction.atomic():  # no attachment without its audit event
         attachment = Attachment.objects.create(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
+import logging
 import os
 import re
 import tempfile
@@ -28,6 +29,10 @@ from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandl
 from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+
+from cpnav.core import malware
+
+log = logging.getLogger("cpnav.attachments")
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -48,7 +53,12 @@ _KEPT_FORMAT_CHARS = frozenset("\u200c\u200d")
 
 
 class AttachmentError(ValueError):
-    """A refusal whose message can be shown to the user as it is."""
+    """A refusal whose message can be shown to the user as it is; ``reason`` names the
+    kind for the audit trail (the message may carry the file's name, the reason never)."""
+
+    def __init__(self, message: str, reason: str = "content") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +288,7 @@ def _write_checked(
         for chunk in chunks:
             size += len(chunk)
             if size > limit:
-                raise AttachmentError(_too_large(name, limit))
+                raise AttachmentError(_too_large(name, limit), reason="too_large")
             if kind is None:
                 head += chunk[: HEAD_BYTES - len(head)]
                 # Refuse a program on its first chunk rather than after the whole upload.
@@ -292,6 +302,7 @@ def _write_checked(
         os.fsync(out.fileno())
     if kind is DOCX:
         _check_docx(tmp_path, name, limit)
+    _check_malware(tmp_path, name)
     sha = digest.hexdigest()
     return StoredFile(
         relative_path=f"{sha[:2]}/{sha[2:4]}/{sha}",
@@ -300,6 +311,31 @@ def _write_checked(
         content_type=kind.content_type,
         original_name=clean_name(name),
     )
+
+
+def _check_malware(path: Path, name: str) -> None:
+    if not malware.enabled():
+        return
+    try:
+        found = malware.scan(path)
+    except malware.ScanUnavailable as failure:
+        log.error("upload not kept: the malware scanner gave no verdict (%s)", failure)
+        raise AttachmentError(
+            _(
+                "%(name)s could not be checked for malware just now, so it was not kept. "
+                "Try again in a few minutes; if this keeps happening, tell your administrator."
+            )
+            % {"name": clean_name(name)},
+            reason="scanner_unavailable",
+        ) from None
+    if found is not None:
+        # An incident to look into (CJIS incident response): who and when are in the audit.
+        log.warning("upload refused: the malware scanner found %s", found)
+        raise AttachmentError(
+            _("%(name)s was refused: the malware scanner found %(found)s in it.")
+            % {"name": clean_name(name), "found": found},
+            reason="malware",
+        )
 
 
 def open_stored(relative_path: str, sha256: str) -> BinaryIO:

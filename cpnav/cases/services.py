@@ -13,7 +13,9 @@ from django.utils.translation import gettext as _
 
 from cpnav.accounts import access
 from cpnav.accounts.models import Agency, Level, Role, User
+from cpnav.audit.models import Outcome
 from cpnav.audit.services import record
+from cpnav.cases.attachments import AttachmentError
 from cpnav.cases.models import Case, CaseMember, CPRequest, Person, Share, Status
 
 VersionedT = TypeVar("VersionedT", Case, Person, CPRequest)
@@ -169,6 +171,15 @@ def may_attach(user: User, cp: CPRequest) -> bool:
     from cpnav.cases.workflow import is_sponsor  # workflow imports this module
 
     return cp.is_open and (access.on_case_team(user, cp.case) or is_sponsor(user, cp))
+
+
+def upload_refused(http: HttpRequest, cp: CPRequest, error: AttachmentError) -> None:
+    """A refused upload is audited (ASVS V16.3.3): who, on which request, and why in a
+    word - not the file's name, which may name the victim."""
+    record(
+        "attachment.refused", request=http, agency_id=cp.case.agency_id, outcome=Outcome.FAILURE,
+        object_type="request", object_id=cp.pk, details={"reason": error.reason},
+    )  # fmt: skip
 
 
 def share_person(

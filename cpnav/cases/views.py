@@ -446,12 +446,14 @@ def _attachment_upload(request: HttpRequest, request_id: UUID) -> HttpResponse:
     refused = upload_refusal(request)  # set while request.FILES was parsed, just above
     if refused or not form.is_valid():
         if refused:
+            services.upload_refused(request, cp, AttachmentError(refused, reason="too_large"))
             form.add_error("file", refused)
         return _request_page(request, cp, attachment_form=form)
     upload = form.cleaned_data["file"]
     try:
         stored = store(upload.chunks(), name=upload.name or "attachment")
     except AttachmentError as error:
+        services.upload_refused(request, cp, error)
         form.add_error("file", str(error))
         return _request_page(request, cp, attachment_form=form)
     with transaction.atomic():  # no attachment without its audit event
