@@ -231,7 +231,10 @@ def _raise_if_disk_full(error: OSError) -> None:
     # A full disk or quota is the user's to retry later; any other OSError is ours to fix.
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         raise AttachmentError(
-            _("The file could not be saved: the disk is full. Nothing was stored; try again later.")
+            _(
+                "The file could not be saved: the disk is full. Nothing was stored; try again later."
+            ),
+            reason="disk_full",
         ) from error
 
 

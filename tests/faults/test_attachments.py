@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,11 @@ def test_a_disk_that_fills_part_way_leaves_no_file_and_no_row(
     assert files_under(attachments_root) == []
     assert not Attachment.objects.exists()
     assert not AuditEvent.objects.filter(action="attachment.added").exists()
-    assert photo(route.cp) == before
+    refused = AuditEvent.objects.get(action="attachment.refused")  # and why, for the operator
+    assert refused.details == {"reason": "disk_full"}
+    after = photo(route.cp)
+    assert after.audit == [(refused.seq, "attachment.refused", refused.hash)]
+    assert replace(after, audit=[], head=before.head) == before
     assert_chain_intact()
 
     monkeypatch.undo()  # space was freed
