@@ -19,9 +19,17 @@ def posted_data(request: HttpRequest) -> QueryDict | None:
 
 
 class SignInForm(forms.Form):
-    email = forms.EmailField(label=_("Email address"), max_length=254)
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
+    )
+    # Checked exactly as typed (strip=False), pasted or filled by a password manager.
     password = forms.CharField(
-        label=_("Password"), strip=False, max_length=1024, widget=forms.PasswordInput
+        label=_("Password"),
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
 

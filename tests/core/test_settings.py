@@ -108,6 +108,33 @@ def test_bad_value_names_the_variable(tmp_path: Path) -> None:
     assert "CPNAV_SESSION_IDLE_SECONDS" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "bound"),
+    [
+        # CJIS Security Policy values (docs/security.md section 3): a deployment may be
+        # stricter, never looser.
+        ("CPNAV_LOCKOUT_FAILURES", "6", "must be at most 5"),
+        ("CPNAV_SESSION_IDLE_SECONDS", "1801", "must be at most 1800"),
+        ("CPNAV_SESSION_MAX_SECONDS", "43201", "must be at most 43200"),
+        ("CPNAV_AUDIT_RETENTION_DAYS", "364", "must be at least 365"),
+        ("CPNAV_INACTIVE_DAYS", "91", "must be at most 90"),
+    ],
+)
+def test_cjis_bounds_cannot_be_loosened(variable: str, value: str, bound: str) -> None:
+    skip = ("CPNAV_", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import cpnav.settings"],
+        env={**env, variable: value},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode != 0
+    assert f"{variable}: {bound}" in result.stderr
+
+
 def test_production_hashes_passwords_with_argon2() -> None:
     # The test run swaps in a fast hasher; the settings module's real choice is Argon2.
     source = (Path(__file__).resolve().parents[2] / "cpnav" / "settings.py").read_text()
