@@ -40,7 +40,7 @@ from cpnav.cases.models import (
 )
 from cpnav.cases.models import Form as CaseForm
 from cpnav.cases.models import Status as RequestStatus
-from cpnav.core.ratelimit import Limit, hit_key, parse_rate
+from cpnav.core.ratelimit import Limit, hit_key, parse_rate, report
 from cpnav.policy import FactsError, parse_facts
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -88,8 +88,11 @@ class TokenRateThrottle(BaseThrottle):
         prefix = getattr(request, "api_token_prefix", None)
         if prefix is None:  # public calls have their own, per-address limit
             return True
-        wait = hit_key(f"api-token:{prefix}", token_rate())
+        key = f"api-token:{prefix}"
+        wait = hit_key(key, token_rate())
         self._local.wait = wait
+        if wait is not None:
+            report(request, key, wait, {"limit": "api-token", "token": prefix})
         return wait is None
 
     def wait(self) -> float | None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.http import HttpRequest
 
-from cpnav.audit.services import client_ip
+from cpnav.audit.models import Outcome
+from cpnav.audit.services import client_ip, record
 from cpnav.core.models import RateCounter
 
 
@@ -41,7 +42,25 @@ def parse_rate(name: str, value: str) -> Limit:
 
 def hit(request: HttpRequest, scope: str, limit: Limit) -> int | None:
     """Count one request from this address; seconds to wait if over the limit, else None."""
-    return hit_key(f"{scope}:{client_ip(request) or 'unknown'}", limit)
+    key = f"{scope}:{client_ip(request) or 'unknown'}"
+    wait = hit_key(key, limit)
+    if wait is not None:
+        report(request, key, wait, {"limit": scope})
+    return wait
+
+
+def report(request: HttpRequest, key: str, wait: int, details: dict[str, str]) -> None:
+    """Audit the first refusal of ``key`` in each window (ASVS V16.3.3): one event per
+    address or token, window and app server, however many calls a flood makes."""
+    resets_at = int(time.time()) + wait
+    with _lock:
+        if _reported.get(key) == resets_at:
+            return
+        if len(_reported) > MAX_KEYS:
+            _reported.clear()
+        _reported[key] = resets_at
+    record("ratelimit.refused", request=request, outcome=Outcome.FAILURE,
+           details={**details, "retry_after": wait})  # fmt: skip
 
 
 def hit_key(key: str, limit: Limit) -> int | None:
@@ -86,12 +105,15 @@ _held: dict[str, tuple[int, int, int]] = {}
 _lock = threading.Lock()
 MAX_HELD = 64
 MAX_KEYS = 10_000
+# Key -> end of the window whose first refusal this process has audited.
+_reported: dict[str, int] = {}
 
 
 def forget_held() -> None:
     """Drop this process's unwritten counts (tests: the database they counted in is gone)."""
     with _lock:
         _held.clear()
+        _reported.clear()
 
 
 # A new window opens this share of the time with a sweep of the rows of old windows.

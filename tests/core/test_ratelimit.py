@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
 
+from cpnav.audit.models import AuditEvent
 from cpnav.core import ratelimit
 from cpnav.core.models import RateCounter
 from cpnav.core.ratelimit import Limit, forget_held, hit_key, parse_rate, purge
@@ -96,3 +99,20 @@ def test_counts_written_elsewhere_are_seen_at_the_next_write(clock: list[float])
     assert hit_key("shared", limit) is None  # written at once: the 100th call
     assert hit_key("shared", limit) is not None  # and the 101st is refused
     assert RateCounter.objects.get(key="shared").count == 101
+
+
+def test_the_first_refusal_of_each_window_is_audited_once(clock: list[float]) -> None:
+    limit = Limit(2, 60)
+    request = RequestFactory().get("/", REMOTE_ADDR="198.51.100.7")
+    request.user = AnonymousUser()
+    answers = [ratelimit.hit(request, "public-form", limit) for _ in range(6)]
+    assert answers == [None, None, 60, 60, 60, 60]
+    clock[0] += 30
+    assert ratelimit.hit(request, "public-form", limit) == 30
+    refused = AuditEvent.objects.filter(action="ratelimit.refused")
+    assert [(e.details, e.source_ip, e.outcome) for e in refused] == [
+        ({"limit": "public-form", "retry_after": 60}, "198.51.100.7", "failure")
+    ]
+    clock[0] += 30  # the next window: allowed again, and its first refusal audited again
+    assert [ratelimit.hit(request, "public-form", limit) for _ in range(3)] == [None, None, 60]
+    assert AuditEvent.objects.filter(action="ratelimit.refused").count() == 2
