@@ -165,7 +165,7 @@ def sbom(out: Path) -> int:
         declared = ""
         # (A pin for another platform or an extra not installed here has no metadata.)
         with contextlib.suppress(metadata.PackageNotFoundError):
-            declared = metadata.metadata(name).get("License-Expression") or ""
+            declared = metadata.metadata(name)["License-Expression"] or ""
         purl = PackageURL("pypi", name=name.lower(), version=version)
         bom.components.add(
             Component(

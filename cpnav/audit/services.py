@@ -177,9 +177,8 @@ def check_heads(lines: Iterable[str]) -> list[str]:
             continue
         if seq < head.anchor_seq or seq == 0:
             continue
-        if seq == head.anchor_seq:
-            found = head.anchor_hash
-        else:
+        found: str | None = head.anchor_hash
+        if seq != head.anchor_seq:
             found = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
         if found is None:
             problems.append(f"line {number}: event #{seq} is no longer in the chain")
