@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from django.core.exceptions import ImproperlyConfigured
@@ -206,6 +207,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # TOTP codes are accepted this many 30-second steps either side (rationale: accounts/mfa.py).
 TOTP_TOLERANCE_STEPS = 1
+
+# Security keys (WebAuthn). The relying party ID is a domain the browser's origin
+# belongs to: browsers refuse an IP address, so on one (the local default) keys are
+# not offered; a local run that wants them uses http://localhost:PORT as
+# CPNAV_BASE_URL. Origins default to BASE_URL's own.
+WEBAUTHN_RP_ID = env_str("CPNAV_WEBAUTHN_RP_ID") or (urlsplit(BASE_URL).hostname or "")
+WEBAUTHN_RP_NAME = env_str("CPNAV_WEBAUTHN_RP_NAME", "CP Navigator")
+WEBAUTHN_ORIGINS = env_list(
+    "CPNAV_WEBAUTHN_ORIGINS",
+    [f"{urlsplit(BASE_URL).scheme}://{urlsplit(BASE_URL).netloc}"],
+)
+for _origin in WEBAUTHN_ORIGINS:
+    _host = urlsplit(_origin).hostname or ""
+    if not (_host == WEBAUTHN_RP_ID or _host.endswith("." + WEBAUTHN_RP_ID)):
+        raise ImproperlyConfigured(
+            f"CPNAV_WEBAUTHN_ORIGINS: {_origin} is not on the relying party ID {WEBAUTHN_RP_ID}"
+        )
 
 # Sign-in policy.
 LOCKOUT_FAILURES = env_int("CPNAV_LOCKOUT_FAILURES", 5, minimum=1, maximum=5)

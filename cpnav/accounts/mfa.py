@@ -1,4 +1,4 @@
-"""Second factors: TOTP devices and single-use recovery codes."""
+"""Second factors: TOTP devices, security keys (see webauthn.py) and recovery codes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cpnav.accounts.models import RecoveryCode, User
+from cpnav.accounts.models import RecoveryCode, SecurityKey, User
 
 RECOVERY_CODE_COUNT = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (0/o, 1/l/i)
@@ -26,9 +26,18 @@ def has_confirmed_totp(user: User) -> bool:
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
+def has_security_key(user: User) -> bool:
+    return bool(SecurityKey.objects.filter(user=user).exists())
+
+
+def has_enrolled_factor(user: User) -> bool:
+    """An authenticator app or a security key: what a sign-in asks for after the password."""
+    return has_confirmed_totp(user) or has_security_key(user)
+
+
 def has_second_factor(user: User) -> bool:
-    """Whether a sign-in (or a check that it is still you) can ask for a code."""
-    return has_confirmed_totp(user) or unused_recovery_codes(user) > 0
+    """Whether a sign-in (or a check that it is still you) can ask for a second factor."""
+    return has_enrolled_factor(user) or unused_recovery_codes(user) > 0
 
 
 def mfa_required(user: User) -> bool:
@@ -113,9 +122,11 @@ def new_recovery_codes(user: User) -> list[str]:
 
 
 def remove_second_factors(user: User) -> None:
-    """Delete every authenticator and recovery code: the next sign-in enrols afresh."""
+    """Delete every authenticator, security key and recovery code: the next sign-in
+    enrols afresh."""
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
+        SecurityKey.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
 
 

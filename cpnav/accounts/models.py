@@ -362,3 +362,30 @@ class APIToken(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class SecurityKey(models.Model):
+    """A WebAuthn credential (security key, platform authenticator, PIV-backed credential).
+
+    Only public material is kept: the credential's id and public key. The sign
+    count is the authenticator's last reported use; one that does not grow
+    betrays a cloned authenticator (see accounts/webauthn.py).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_keys")
+    # base64url of the raw id (at most 1,023 bytes by the WebAuthn spec).
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField()  # COSE_Key, as the authenticator sent it
+    sign_count = models.PositiveBigIntegerField(default=0)  # 32-bit unsigned on the wire
+    transports = models.JSONField(default=list)
+    aaguid = models.CharField(max_length=36, blank=True)
+    name = models.CharField(_("name"), max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"security key {self.name} of {self.user_id}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cpnav.accounts import agency_views, password_views, views
+from cpnav.accounts import agency_views, password_views, views, webauthn_views
 
 app_name = "accounts"
 
@@ -39,5 +39,28 @@ urlpatterns = [
         "agencies/<uuid:agency_id>/members/<uuid:user_id>/<slug:action>/",
         agency_views.member_action,
         name="member_action",
+    ),
+    path(
+        "accounts/signin/security-key/",
+        webauthn_views.security_key_signin,
+        name="security_key_signin",
+    ),
+    path(
+        "accounts/me/confirm/security-key/",
+        webauthn_views.security_key_confirm,
+        name="security_key_confirm",
+    ),
+    path(
+        "accounts/me/security-keys/add/", webauthn_views.security_key_add, name="security_key_add"
+    ),
+    path(
+        "accounts/me/security-keys/<uuid:key_id>/",
+        webauthn_views.security_key,
+        name="security_key",
+    ),
+    path(
+        "accounts/me/security-keys/<uuid:key_id>/remove/",
+        webauthn_views.security_key_remove,
+        name="security_key_remove",
     ),
 ]

@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cpnav.accounts import mfa, reauth, services, tokens
+from cpnav.accounts import mfa, reauth, services, tokens, webauthn
 from cpnav.accounts.access import not_found, signed_in
 from cpnav.accounts.forms import (
     CodeForm,
@@ -97,7 +97,7 @@ def _complete_signin(request: HttpRequest, user: User, method: str) -> HttpRespo
     request.session[LAST_SEEN] = now
     request.session[NOTICE_ACCEPTED] = True
     record("signin.success", request=request, actor=user, details={"factor": method})
-    if method == "totp" and mfa.unused_recovery_codes(user) == 0:
+    if method in {"totp", "webauthn"} and mfa.unused_recovery_codes(user) == 0:
         # Also how people learn that codes of the old, shorter kind were withdrawn.
         messages.warning(
             request,
@@ -141,7 +141,7 @@ def signin(request: HttpRequest) -> HttpResponse:
             return _complete_signin(request, user, "demo-account")
         else:
             request.session[PENDING] = {"user": str(user.pk), "at": time.time()}
-            if mfa.has_confirmed_totp(user):
+            if mfa.has_enrolled_factor(user):
                 return redirect(_with_next("accounts:verify", request))
             return redirect(_with_next("accounts:mfa_setup", request))
     return render(
@@ -175,9 +175,21 @@ def verify(request: HttpRequest) -> HttpResponse:
         if getattr(request, "axes_locked_out", False):
             return locked_out(request)
         form.add_error("code", _("That code is not right, or it has already been used."))
-    return render(
-        request, "accounts/verify.html", {"form": form, "next": request.GET.get("next", "")}
-    )
+    return verify_page(request, user, form)
+
+
+def verify_page(
+    request: HttpRequest, user: User, form: CodeForm, *, key_error: str = "", status: int = 200
+) -> HttpResponse:
+    """The second step: the user's security key first when they have one, the code form
+    as the fallback (and the only way without JavaScript)."""
+    context = {
+        "form": form,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+        "key_options": webauthn.authentication_options(request, user, webauthn.Purpose.SIGNIN),
+        "key_error": key_error,
+    }
+    return render(request, "accounts/verify.html", context, status=status)
 
 
 def mfa_setup(request: HttpRequest) -> HttpResponse:
@@ -186,7 +198,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     user = member or _pending_user(request)
     if user is None:
         return redirect(_with_next("accounts:signin", request))
-    if member is None and mfa.has_confirmed_totp(user):
+    if member is None and mfa.has_enrolled_factor(user):
         # Someone who only knows the password must not replace the second factor.
         return redirect(_with_next("accounts:verify", request))
     if member is not None and not reauth.is_recent(request):
@@ -218,6 +230,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         "qr": mfa.qr_svg(device, user),
         "key": mfa.manual_key(device),
         "next": request.GET.get("next", ""),
+        "offer_key": webauthn.available(),
     }
     return render(request, "accounts/mfa_setup.html", context)
 
@@ -264,11 +277,31 @@ def confirm_identity(request: HttpRequest) -> HttpResponse:
         if not form.errors:
             reauth.mark(request)
             return redirect(_next_url(request) if _has_next(request) else "accounts:account")
-    return render(
-        request,
-        "accounts/confirm_identity.html",
-        {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
-    )
+    return confirm_identity_page(request, user, form)
+
+
+def confirm_identity_page(
+    request: HttpRequest,
+    user: User,
+    form: ReauthForm,
+    *,
+    key_form: Any = None,
+    key_error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """Password and code, or (for a user with a key) password and security key."""
+    # Imported here: webauthn_views builds on this module's views.
+    from cpnav.accounts.webauthn_views import KeyReauthForm
+
+    options = webauthn.authentication_options(request, user, webauthn.Purpose.REAUTH)
+    context = {
+        "form": form,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+        "key_options": options,
+        "key_form": key_form or (KeyReauthForm(prefix="key") if options else None),
+        "key_error": key_error,
+    }
+    return render(request, "accounts/confirm_identity.html", context, status=status)
 
 
 def _has_next(request: HttpRequest) -> bool:
@@ -307,6 +340,8 @@ def account(request: HttpRequest) -> HttpResponse:
             "memberships": user.memberships.select_related("agency"),
             "has_totp": mfa.has_confirmed_totp(user),
             "unused_codes": mfa.unused_recovery_codes(user),
+            "security_keys": webauthn.keys_of(user),
+            "keys_available": webauthn.available(),
         },
     )
 

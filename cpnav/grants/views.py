@@ -169,6 +169,8 @@ def deadline_ics(request: HttpRequest, grant_id: UUID, kind: str) -> HttpRespons
     if not rows:
         raise access.not_found(request, "deadline", kind)
     reference = rows[0].deadline.reference
-    response = HttpResponse(reminders.calendar(rows, reference), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(
+        reminders.calendar(rows, reference), content_type="text/calendar; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{reference}-{kind}.ics"'
     return response

@@ -3,7 +3,7 @@ from __future__ import annotations
 from base64 import b32decode
 
 from django_otp.oath import totp
-from playwright.sync_api import Page
+from playwright.sync_api import CDPSession, Page
 
 from tests.conftest import PASSWORD
 
@@ -32,3 +32,23 @@ def sign_in_password(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Continue").click()
+
+
+def add_virtual_authenticator(page: Page) -> tuple[CDPSession, str]:
+    """Give the page's browser a security key: Chromium's virtual authenticator (DevTools
+    protocol), which answers WebAuthn ceremonies at once, as if touched and verified."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+    return cdp, str(added["authenticatorId"])

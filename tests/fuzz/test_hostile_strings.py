@@ -41,7 +41,8 @@ from django.utils.html import escape
 
 import cpnav
 from cpnav.accounts import forms as account_forms
-from cpnav.accounts.models import Invitation, Role, User
+from cpnav.accounts import webauthn_views
+from cpnav.accounts.models import Invitation, Role, SecurityKey, User
 from cpnav.audit import forms as audit_forms
 from cpnav.cases import forms as case_forms
 from cpnav.cases.models import CPRequest, Share
@@ -546,6 +547,18 @@ def api_token(w: World) -> Callable[[], Post]:
     return make
 
 
+def security_key_name(w: World) -> Callable[[], Post]:
+    def make() -> Post:
+        user = w.route.investigator
+        key = SecurityKey.objects.create(
+            user=user, credential_id=f"zz-fuzz-{next(w.counter)}", public_key=b"", name="Key"
+        )
+        url = reverse("accounts:security_key", args=[key.pk])
+        return Post(w.client(user), url, {}, shown=[reverse("accounts:account"), url])
+
+    return make
+
+
 def invite(w: World) -> Callable[[], Post]:
     def make() -> Post:
         admin = w.make_user(f"admin{next(w.counter)}@a.example", w.route.county,
@@ -622,6 +635,7 @@ CASES: tuple[FormCase, ...] = (
     FormCase("session_follow_up", engagement_forms.FollowUpForm, {"note": 2000},
              session_follow_up),
     FormCase("api_token", account_forms.TokenForm, {"name": 100}, api_token),
+    FormCase("security_key_name", webauthn_views.KeyNameForm, {"name": 100}, security_key_name),
     FormCase("invite", account_forms.InviteForm, {"full_name": 200}, invite),
     FormCase("audit_filter", audit_forms.AuditFilterForm,
              {"action": 64, "actor": 254, "object_id": 64}, audit_filter),
@@ -644,7 +658,12 @@ EXEMPT: dict[tuple[str, str], str] = {
 
 
 SNAPSHOT_APPS = {"cases", "engagement", "grants", "referrals", "screening", "documents"}
-SNAPSHOT_MODELS = {"accounts.Invitation", "accounts.APIToken", "accounts.Membership"}
+SNAPSHOT_MODELS = {
+    "accounts.Invitation",
+    "accounts.APIToken",
+    "accounts.Membership",
+    "accounts.SecurityKey",
+}
 
 
 def _snapshot() -> dict[str, list[tuple[Any, ...]]]:

@@ -45,7 +45,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from cpnav.accounts import tokens
-from cpnav.accounts.models import APIToken, Invitation, Membership, User
+from cpnav.accounts.models import APIToken, Invitation, Membership, SecurityKey, User
 from cpnav.api.urls import api
 from cpnav.cases import workflow
 from cpnav.cases.models import (
@@ -420,6 +420,16 @@ def _guess() -> str:
     return f"zz-guessed-{uuid.uuid4().hex}"
 
 
+def _security_key(world: World) -> object:
+    """The investigator's security key, made on first use: only its holder may reach it."""
+    key, _made = SecurityKey.objects.get_or_create(
+        user=world.route.investigator,
+        credential_id="zz-owned-credential",
+        defaults={"public_key": b"", "name": "ZZ-OWNED-KEY"},
+    )
+    return key.pk
+
+
 FILL: dict[str, Fill] = {
     # Hidden records: the address must answer as if they did not exist.
     "case_id": _one(lambda w, h, r: h.case.pk),
@@ -436,6 +446,7 @@ FILL: dict[str, Fill] = {
     "invitation_id": _one(lambda w, h, r: w.invitation.pk),
     "agency_id": _one(lambda w, h, r: w.route.county.pk),  # administered by none of them
     "user_id": _one(lambda w, h, r: w.route.investigator.pk),
+    "key_id": _one(lambda w, h, r: _security_key(w)),
     # Secret links: a guessed token must answer 404 like any other.
     "token": Fill(lambda w, h, r: [_guess()], True, _guess),
     # The Django admin (system administrators only).
