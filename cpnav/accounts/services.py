@@ -311,6 +311,13 @@ def reauthenticate(request: HttpRequest, user: User, *, password: str, code: str
     return None
 
 
+def end_other_sessions(request: HttpRequest, user: User, reason: str) -> None:
+    """After a factor changed (ASVS V7.4.3): every other session of the user ends at its
+    next request; this one goes on."""
+    end_sessions(user, request=request, reason=reason)
+    update_session_auth_hash(request, user)
+
+
 def change_password(request: HttpRequest, user: User, new_password: str) -> None:
     """Set a new password, end the user's other sessions and keep this one."""
     with transaction.atomic():
@@ -319,8 +326,7 @@ def change_password(request: HttpRequest, user: User, new_password: str) -> None
         record("account.password_changed", request=request, object_type="user", object_id=user.pk)
         # The new password alone ends the other sessions (the session hash is
         # derived from it); the epoch makes it explicit and audited (ADR 3).
-        end_sessions(user, request=request, reason="password changed")
-    update_session_auth_hash(request, user)
+        end_other_sessions(request, user, "password changed")
 
 
 def issue_password_reset(request: HttpRequest, agency: Agency, member: User) -> PasswordReset:

@@ -35,6 +35,7 @@ from cpnav.accounts.middleware import LAST_SEEN, SIGNED_IN_AT, clear_site_data
 from cpnav.accounts.models import APIToken, User
 from cpnav.audit.models import Outcome
 from cpnav.audit.services import record
+from cpnav.core import ratelimit
 
 NOTICE_ACCEPTED = "cpnav_notice_accepted"
 PENDING = "cpnav_pending_signin"
@@ -109,6 +110,19 @@ def _complete_signin(request: HttpRequest, user: User, method: str) -> HttpRespo
     return redirect(nxt)
 
 
+def too_many_attempts(request: HttpRequest) -> HttpResponse | None:
+    """Count a sign-in attempt (password, code or key) from this client address; the
+    refusal page once the address is over CPNAV_SIGNIN_ADDRESS_RATE (ASVS V2.4.1).
+    Lock-out counts per account; this slows one address trying many accounts."""
+    rate = ratelimit.parse_rate("CPNAV_SIGNIN_ADDRESS_RATE", settings.SIGNIN_ADDRESS_RATE)
+    wait = ratelimit.hit(request, "signin", rate)
+    if wait is None:
+        return None
+    response = render(request, "accounts/too_many.html", {"minutes": -(-wait // 60)}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def _failure(request: HttpRequest, email: str, reason: str) -> None:
     record(
         "signin.failure",
@@ -125,6 +139,8 @@ def signin(request: HttpRequest) -> HttpResponse:
     if not request.session.get(NOTICE_ACCEPTED):
         return redirect(_with_next("accounts:notice", request))
     form = SignInForm(request.POST or None)
+    if request.method == "POST" and (refused := too_many_attempts(request)):
+        return refused
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
         user = authenticate(request, username=email, password=form.cleaned_data["password"])
@@ -155,6 +171,8 @@ def verify(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("Please sign in again."))
         return redirect(_with_next("accounts:signin", request))
     form = CodeForm(request.POST or None)
+    if request.method == "POST" and (refused := too_many_attempts(request)):
+        return refused
     if request.method == "POST" and form.is_valid():
         method = mfa.verify_second_factor(user, form.cleaned_data["code"])
         if method is not None:
@@ -218,6 +236,8 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
             )
             request.session[NEW_CODES] = mfa.new_recovery_codes(user)
             reauth.spend(request)
+            if member is not None:
+                services.end_other_sessions(request, user, "authenticator app replaced")
             if member is None:
                 # login() keeps the session's data, so the new codes survive it.
                 _complete_signin(request, user, "totp-enrolment")
@@ -320,6 +340,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
         if not form.errors:
             request.session[NEW_CODES] = mfa.new_recovery_codes(user)
             record("mfa.recovery_codes_replaced", request=request)
+            services.end_other_sessions(request, user, "recovery codes replaced")
             return redirect("accounts:recovery_codes")
     codes = request.session.pop(NEW_CODES, None)
     return render(

@@ -119,6 +119,7 @@ def security_key_add(request: HttpRequest) -> HttpResponse:
                 # login() keeps the session's data, so the new codes survive it.
                 views._complete_signin(request, user, "webauthn-enrolment")
                 return redirect("accounts:recovery_codes")
+            services.end_other_sessions(request, user, "security key added")
             messages.success(request, _("Security key “%(name)s” added.") % {"name": key.name})
             return redirect("accounts:account")
     elif request.method == "POST":
@@ -143,6 +144,8 @@ def security_key_signin(request: HttpRequest) -> HttpResponse:
     if user is None:
         messages.info(request, _("Please sign in again."))
         return redirect(views._with_next("accounts:signin", request))
+    if refused_address := views.too_many_attempts(request):
+        return refused_address
     try:
         webauthn.authenticate(request, user, _credential(request), webauthn.Purpose.SIGNIN)
     except webauthn.Refused as refused:
@@ -257,7 +260,7 @@ def _key_page(
 @login_required
 def security_key_remove(request: HttpRequest, key_id: UUID) -> HttpResponse:
     """Remove a key, after re-authentication, unless it is the account's last factor."""
-    _user, key = _own_key(request, key_id)
+    user, key = _own_key(request, key_id)
     here = reverse("accounts:security_key", args=[key.pk])
     if not reauth.is_recent(request):
         messages.info(request, _("Confirm it is you, then remove the key."))
@@ -287,5 +290,6 @@ def security_key_remove(request: HttpRequest, key_id: UUID) -> HttpResponse:
         details={"name": key.name},
     )
     reauth.spend(request)
+    services.end_other_sessions(request, user, "security key removed")
     messages.success(request, _("Security key “%(name)s” removed.") % {"name": key.name})
     return redirect("accounts:account")

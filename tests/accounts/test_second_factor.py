@@ -172,8 +172,8 @@ def test_recovery_codes_are_long_and_stored_with_a_salted_password_hash(teammate
     codes = mfa.new_recovery_codes(teammate)
     assert len(set(codes)) == 10
     for code in codes:
-        # Five groups of five from a 31-symbol alphabet: about 124 bits.
-        assert re.fullmatch(r"([a-hj-km-np-z2-9]{5}-){4}[a-hj-km-np-z2-9]{5}", code)
+        # Six groups of five from a 31-symbol alphabet: about 149 bits.
+        assert re.fullmatch(r"([a-hj-km-np-z2-9]{5}-){5}[a-hj-km-np-z2-9]{5}", code)
     rows = list(RecoveryCode.objects.filter(user=teammate))
     assert len(rows) == 10
     for row in rows:
