@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "cpnav.core",
     "cpnav.audit",
     "cpnav.accounts",
+    "cpnav.identity",
     "cpnav.check",
     "cpnav.guide",
     "cpnav.cases",
@@ -260,6 +261,17 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 # Flash messages ride in the server-side session, not in a cookie of their own.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_FAILURE_VIEW = "cpnav.core.views.csrf_failure"
+
+# Sign-in through identity providers (cpnav/identity). Clock skew allowed when
+# checking token times; how long a provider's configuration and keys are cached.
+IDENTITY_LEEWAY_SECONDS = env_int("CPNAV_IDENTITY_LEEWAY_SECONDS", 60, minimum=0, maximum=300)
+IDENTITY_METADATA_SECONDS = env_int(
+    "CPNAV_IDENTITY_METADATA_SECONDS", 300, minimum=0, maximum=86400
+)
+# Plain http to 127.0.0.1 for a provider's addresses: the test suite's own provider.
+IDENTITY_ALLOW_HTTP_LOOPBACK = env_bool("CPNAV_IDENTITY_ALLOW_HTTP_LOOPBACK", False)
+if PRODUCTION and IDENTITY_ALLOW_HTTP_LOOPBACK:
+    raise ImproperlyConfigured("CPNAV_IDENTITY_ALLOW_HTTP_LOOPBACK: refused in production")
 
 INACTIVE_ACCOUNT_DAYS = env_int("CPNAV_INACTIVE_DAYS", 90, minimum=1, maximum=90)
 INVITATION_HOURS = env_int("CPNAV_INVITATION_HOURS", 72, minimum=1, maximum=24 * 14)

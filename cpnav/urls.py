@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("cpnav.api.urls")),
     path("", include("cpnav.core.urls")),
     path("", include("cpnav.accounts.urls")),
+    path("", include("cpnav.identity.urls")),
+    path("", include("cpnav.identity.saml_urls")),  # namespace "saml"
     path("", include("cpnav.audit.urls")),
     path("", include("cpnav.check.urls")),
     path("", include("cpnav.guide.urls")),

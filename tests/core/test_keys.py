@@ -47,6 +47,7 @@ from cpnav.core.keys import (
     status,
 )
 from cpnav.envconf import FieldKey
+from cpnav.identity.models import IdentityProvider, ProviderKind
 from cpnav.imports.models import ImportFile, ImportJob
 from tests.route import Route
 
@@ -138,6 +139,12 @@ def world(old_keys: None, route: Route) -> World:
     job.summary = {"rows": 1}
     job.save()
     ImportFile.objects.create(job=job, data="eJzLSM3JyVcozy/KSQEAGgQEXQ==")
+    # An identity provider's private keys (OpenID Connect client key, SAML SP key).
+    IdentityProvider.objects.create(
+        slug="keys-test", name="Synthetic provider", kind=ProviderKind.OIDC,
+        client_private_jwk='{"kty": "RSA", "synthetic": true}',
+        sp_private_key="-----BEGIN PRIVATE KEY-----\nsynthetic\n-----END PRIVATE KEY-----\n",
+    )  # fmt: skip
     plaintexts = read_back()
     return World(route, twin, plaintexts)
 

@@ -54,6 +54,7 @@ from cpnav.engagement.models import MeetingRequest, Registration, Session
 from cpnav.engagement.times import today_in
 from cpnav.grants import forms as grant_forms
 from cpnav.grants.models import Grant
+from cpnav.identity import forms as identity_forms
 from cpnav.interview import interview_by_id
 from cpnav.interview.answers import DEFAULT_MAX_TEXT
 from cpnav.referrals import forms as referral_forms
@@ -584,6 +585,24 @@ def audit_filter(w: World) -> Callable[[], Post]:
     return make
 
 
+def identity_provider(w: World) -> Callable[[], Post]:
+    """A system administrator adds an OpenID Connect provider; its page shows the settings."""
+
+    def make() -> Post:
+        from cpnav.identity.models import ProviderKind
+
+        n = next(w.counter)
+        admin = w.make_user(f"sysadmin{n}@example.org", is_staff=True, is_superuser=True)
+        return Post(
+            w.client(admin),
+            reverse("identity:provider_new"),
+            {"name": f"Provider {n}", "slug": f"fuzz-{n}", "kind": ProviderKind.OIDC,
+             "issuer": "https://idp.example.org/", "client_id": "cpnav", "scopes": "openid"},
+        )  # fmt: skip
+
+    return make
+
+
 CP_INTERVIEW = interview_by_id("cp_request")
 # Text questions by id, and the text fields of people questions as "question/field".
 INTERVIEW_TEXT = {
@@ -637,6 +656,11 @@ CASES: tuple[FormCase, ...] = (
     FormCase("api_token", account_forms.TokenForm, {"name": 100}, api_token),
     FormCase("security_key_name", webauthn_views.KeyNameForm, {"name": 100}, security_key_name),
     FormCase("invite", account_forms.InviteForm, {"full_name": 200}, invite),
+    FormCase("identity_provider", identity_forms.ProviderForm,
+             {"name": 100, "slug": 50, "issuer": 200, "client_id": 255, "scopes": 255,
+              "acr_values": 500, "mfa_acr_values": 2000, "mfa_amr_values": 2000,
+              "idp_metadata_xml": 200_000, "attribute_map": 4000, "mfa_authn_contexts": 2000},
+             identity_provider),
     FormCase("audit_filter", audit_forms.AuditFilterForm,
              {"action": 64, "actor": 254, "object_id": 64}, audit_filter),
 )  # fmt: skip

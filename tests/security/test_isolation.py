@@ -95,6 +95,10 @@ PUBLIC: dict[str, str] = {
     "accounts:recovery_codes": "recovery codes shown during sign-in",
     "accounts:invitation": "an invitation link; a guessed token must answer 404",
     "accounts:password_reset": "a password reset link; a guessed token must answer 404",
+    "identity:start": "starts a sign-in at an identity provider (before anyone is signed in)",
+    "identity:callback": "where an identity provider sends the browser back after sign-in",
+    "identity:jwks": "our public key, fetched by the identity provider",
+    "identity:backchannel_logout": "the identity provider's server-to-server sign-out",
     "check:check": "the public eligibility check (no records)",
     "guide:home": "the public resource guide",
     "guide:index": "the public resource guide",
@@ -430,6 +434,21 @@ def _security_key(world: World) -> object:
     return key.pk
 
 
+def _access_request(world: World) -> object:
+    """A first sign-in held for the county's administrators, made on first use."""
+    from cpnav.identity.models import AccessRequest, IdentityProvider, ProviderKind
+
+    provider, _made = IdentityProvider.objects.get_or_create(
+        slug="zz-sweep-idp", defaults={"name": "ZZ sweep provider", "kind": ProviderKind.OIDC}
+    )
+    held, _made = AccessRequest.objects.get_or_create(
+        provider=provider, subject="zz-sweep-subject",
+        defaults={"email": "zz-held@example.invalid", "full_name": "ZZ-HELD-PERSON",
+                  "agency": world.route.county},
+    )  # fmt: skip
+    return held.pk
+
+
 FILL: dict[str, Fill] = {
     # Hidden records: the address must answer as if they did not exist.
     "case_id": _one(lambda w, h, r: h.case.pk),
@@ -446,6 +465,7 @@ FILL: dict[str, Fill] = {
     "invitation_id": _one(lambda w, h, r: w.invitation.pk),
     "agency_id": _one(lambda w, h, r: w.route.county.pk),  # administered by none of them
     "user_id": _one(lambda w, h, r: w.route.investigator.pk),
+    "access_request_id": _one(lambda w, h, r: _access_request(w)),
     "key_id": _one(lambda w, h, r: _security_key(w)),
     # Secret links: a guessed token must answer 404 like any other.
     "token": Fill(lambda w, h, r: [_guess()], True, _guess),
