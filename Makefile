@@ -84,7 +84,7 @@ security: $(DEPS)
 # Branch coverage of cpnav/ over the whole suite must stay at COVERAGE_MIN or more.
 COVERAGE_MIN ?= 90
 pytest: setup
-	$(BIN)/pytest -q --cov=cpnav --cov-branch --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_MIN)
+	$(BIN)/pytest -q --durations=25 --cov=cpnav --cov-branch --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_MIN)
 
 clean:
 	rm -rf $(VENV) node_modules cpnav/core/static/vendor var/static $(MO)
