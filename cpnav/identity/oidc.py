@@ -88,7 +88,10 @@ def _get_json(url: str) -> dict[str, Any]:
     if not issuer_allowed(url):
         raise Refused("discovery", _("The identity provider's address is not allowed."))
     try:
-        response = requests.get(url, timeout=TIMEOUT, headers={"Accept": "application/json"})
+        # Never followed to another address: a redirect could lead to plain http.
+        response = requests.get(
+            url, timeout=TIMEOUT, headers={"Accept": "application/json"}, allow_redirects=False
+        )
         response.raise_for_status()
         data = response.json()
     except (requests.RequestException, ValueError):
@@ -115,9 +118,16 @@ def discovery(provider: IdentityProvider) -> dict[str, Any]:
     return document
 
 
+# An unknown key id fetches the keys again at most this often per provider: anyone can
+# post a token naming a made-up key to the back-channel logout address.
+REFRESH_AT_MOST_EVERY = 60
+
+
 def provider_keys(provider: IdentityProvider, *, refresh: bool = False) -> KeySet:
     document = discovery(provider)
     key = f"identity:oidc:{provider.pk}:{key_digest(document['jwks_uri'])}:jwks"
+    if refresh and not cache.add(f"{key}:refreshed", True, REFRESH_AT_MOST_EVERY):
+        refresh = False  # fetched again less than a minute ago, on some app server
     found = None if refresh else cache.get(key)
     if not isinstance(found, dict):
         found = _get_json(document["jwks_uri"])
@@ -193,6 +203,8 @@ def check_common(provider: IdentityProvider, claims: dict[str, Any], now: float)
         raise Refused("audience", _("The answer was meant for another application."))
     if _number(claims, "iat") > now + leeway:
         raise Refused("issued_in_future", _("The answer is dated in the future. Check the clocks."))
+    if "nbf" in claims and _number(claims, "nbf") > now + leeway:
+        raise Refused("not_yet_valid", _("The answer is not valid yet. Check the clocks."))
 
 
 def _half_hash(value: str, alg: str) -> str:
@@ -235,6 +247,7 @@ def _session(provider: IdentityProvider, document: dict[str, Any]) -> OAuth2Sess
         code_challenge_method="S256",
         token_endpoint_auth_method=PrivateKeyJWT.name,
     )
+    session.max_redirects = 0  # the token endpoint answers itself, never elsewhere
     # The assertion's audience is the token endpoint; the kid names our published key.
     session.register_client_auth_method(
         PrivateKeyJWT(document["token_endpoint"], headers={"kid": private.kid})
@@ -338,7 +351,10 @@ def _userinfo(url: str, access_token: str, subject: str) -> dict[str, Any]:
         raise Refused("userinfo", _("The identity provider's address is not allowed."))
     try:
         response = requests.get(
-            url, timeout=TIMEOUT, headers={"Authorization": f"Bearer {access_token}"}
+            url,
+            timeout=TIMEOUT,
+            headers={"Authorization": f"Bearer {access_token}"},
+            allow_redirects=False,
         )
         response.raise_for_status()
         data = response.json()
