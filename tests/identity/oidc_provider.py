@@ -32,7 +32,8 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # What the provider can be told to do wrong, one at a time or together.
 MISBEHAVIOURS = frozenset({
     "forged_signature", "wrong_audience", "expired", "nonce_mismatch", "wrong_issuer",
-    "alg_none", "alg_hs256", "replay_id_token", "no_email",
+    "alg_none", "alg_hs256", "replay_id_token", "no_email", "not_yet_valid",
+    "redirect_userinfo",
 })  # fmt: skip
 
 
@@ -149,6 +150,8 @@ class LoopbackOP:
             "sid": f"sid-{user.sub}",
             "at_hash": _b64(hashlib.sha256(access_token.encode()).digest()[:16]),
         }  # fmt: skip
+        if "not_yet_valid" in self.misbehave:
+            claims["nbf"] = now + 3600
         if user.email_in_id_token:
             claims.update({"email": user.email, "email_verified": user.email_verified})
         if "replay_id_token" in self.misbehave and self.issued_id_tokens:
@@ -189,6 +192,11 @@ class LoopbackOP:
             "/token": self._token,
             "/userinfo": self._userinfo,
         }
+        if request.path == "/userinfo" and "redirect_userinfo" in self.misbehave:
+            # A provider (or someone between) sending the access token elsewhere.
+            return Response(status=302, headers={"Location": "http://evil.example.invalid/"})(
+                environ, start_response
+            )
         handler = routes.get(request.path)
         response = handler(request) if handler else Response("not found", status=404)
         return response(environ, start_response)

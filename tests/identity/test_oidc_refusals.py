@@ -43,6 +43,7 @@ MISBEHAVIOURS = [
     ("wrong_issuer", "issuer", "did not come from the expected identity provider"),
     ("alg_none", "algorithm", "not signed as required"),
     ("alg_hs256", "algorithm", "not signed as required"),
+    ("not_yet_valid", "not_yet_valid", "not valid yet"),
 ]
 
 
@@ -55,6 +56,15 @@ def test_a_bad_id_token_is_refused(
     text = _refused(flow.sign_in(op_user.sub), reason)
     assert message in text
     assert "_auth_user_id" not in flow.client.session
+
+
+def test_a_redirect_from_the_provider_is_never_followed(
+    flow: Flow, op: LoopbackOP, op_user: OPUser, dana: User
+) -> None:
+    # The ID token carries no email, so cpnav asks the userinfo endpoint, which redirects.
+    op.misbehave.add("redirect_userinfo")
+    text = _refused(flow.sign_in(op_user.sub), "userinfo")
+    assert "did not send your details" in text
 
 
 def test_a_replayed_callback_is_refused(flow: Flow, op_user: OPUser, dana: User) -> None:
