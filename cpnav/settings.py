@@ -389,7 +389,7 @@ TIME_ZONE = "UTC"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -397,6 +397,49 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Where attachments and generated packages are kept (ADR 0022). "filesystem": under
+# ATTACHMENTS_DIR, a local disk or a mount every app server shares (NFS, a cluster file
+# system). "s3": a private bucket of S3 or an S3-compatible service; ATTACHMENTS_DIR then
+# holds only uploads being checked. Credentials come from boto3's usual chain (AWS_*
+# environment, profile, instance or task role), never from this file.
+ATTACHMENTS_STORAGE = env_choice("CPNAV_ATTACHMENTS_STORAGE", "filesystem", ("filesystem", "s3"))
+if ATTACHMENTS_STORAGE == "s3":
+    _s3_bucket = env_str("CPNAV_S3_BUCKET")
+    if not _s3_bucket:
+        raise ImproperlyConfigured("CPNAV_S3_BUCKET: required when CPNAV_ATTACHMENTS_STORAGE=s3")
+    _s3_endpoint = env_str("CPNAV_S3_ENDPOINT_URL")
+    _s3_scheme = urlsplit(_s3_endpoint).scheme
+    if _s3_endpoint and (
+        _s3_scheme not in ("https", "http") or not urlsplit(_s3_endpoint).hostname
+    ):
+        raise ImproperlyConfigured(
+            f"CPNAV_S3_ENDPOINT_URL: expected https://host[:port], got {_s3_endpoint!r}"
+        )
+    if PRODUCTION and _s3_scheme == "http":
+        raise ImproperlyConfigured("CPNAV_S3_ENDPOINT_URL: must be https in production")
+    # Encryption at rest by the service: AES256 (S3-managed keys) or aws:kms (optionally
+    # with CPNAV_S3_KMS_KEY_ID); "none" only for a service that encrypts by itself and
+    # refuses the header.
+    _s3_sse = env_choice("CPNAV_S3_SSE", "AES256", ("AES256", "aws:kms", "none"))
+    _s3_kms_key = env_str("CPNAV_S3_KMS_KEY_ID")
+    if _s3_kms_key and _s3_sse != "aws:kms":
+        raise ImproperlyConfigured("CPNAV_S3_KMS_KEY_ID: only used with CPNAV_S3_SSE=aws:kms")
+    _s3_object_parameters = {} if _s3_sse == "none" else {"ServerSideEncryption": _s3_sse}
+    if _s3_kms_key:
+        _s3_object_parameters["SSEKMSKeyId"] = _s3_kms_key
+    STORAGES["attachments"] = {
+        "BACKEND": "cpnav.core.storage.S3AttachmentStorage",
+        "OPTIONS": {
+            "bucket_name": _s3_bucket,
+            "endpoint_url": _s3_endpoint or None,
+            "region_name": env_str("CPNAV_S3_REGION") or None,
+            "object_parameters": _s3_object_parameters,
+        },
+    }
+else:
+    # No location: the backend follows ATTACHMENTS_DIR (above).
+    STORAGES["attachments"] = {"BACKEND": "cpnav.core.storage.LocalAttachmentStorage"}
 
 # Under tests and DEBUG, WhiteNoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = TESTING or DEBUG

@@ -2,9 +2,11 @@
 
 Case files hold criminal-justice information, so an upload is judged by its bytes,
 never by its name or the browser's content type: a program renamed `report.pdf`
-is still a program. Accepted files are written to a temporary file, checked,
-fsynced and renamed into a content-addressed path, so a reader never sees half a
-file and the same evidence uploaded twice is stored once.
+is still a program. Accepted files are written to a local temporary file, checked,
+and only then kept under a content-addressed name - renamed into place in a folder,
+or uploaded to a bucket (cpnav.core.storage) - so a reader never sees half a file
+and the same evidence uploaded twice is stored once. Every read checks the SHA-256
+again, wherever the file is kept.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from typing import BinaryIO, NoReturn
 from uuid import UUID
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from cpnav.core import malware
+from cpnav.core import malware, storage
 
 log = logging.getLogger("cpnav.attachments")
 
@@ -47,6 +50,8 @@ NAME_MAX_CHARS = 200
 FALLBACK_NAME = "attachment"
 UPLOAD_REFUSED_ATTR = "upload_refused"
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
+# The only names store() gives; a bucket is asked for nothing else.
+_STORED_NAME_RE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}")
 # Zero-width (non-)joiners are format characters that Persian and Indic names need;
 # every other format character (bidi overrides that turn "exe.pdf" into "fdp.exe") goes.
 _KEPT_FORMAT_CHARS = frozenset("\u200c\u200d")
@@ -247,11 +252,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _storage_unavailable(error: Exception, doing: str) -> AttachmentError:
+    # The operator needs the backend's words; the user needs to know nothing was kept.
+    log.error("attachment storage failed while %s: %s", doing, error)
+    return AttachmentError(
+        _(
+            "The file could not be saved: the file store is not answering. Nothing was "
+            "stored; try again later."
+        ),
+        reason="storage_unavailable",
+    )
+
+
 def store(chunks: Iterable[bytes], *, name: str, max_bytes: int | None = None) -> StoredFile:
     """Check and store an upload, returning where it lives; AttachmentError if refused."""
     limit = settings.ATTACHMENT_MAX_BYTES if max_bytes is None else max_bytes
-    root: Path = settings.ATTACHMENTS_DIR
-    tmp_dir = root / "tmp"
+    backend = storage.attachment_storage()
+    tmp_dir = storage.staging_dir(backend)
     try:
         tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # mkstemp creates the file 0600, and the rename keeps that mode.
@@ -262,14 +279,11 @@ def store(chunks: Iterable[bytes], *, name: str, max_bytes: int | None = None) -
     tmp_path = Path(tmp_name)
     try:
         stored = _write_checked(fd, tmp_path, chunks, name, limit)
-        final = root / stored.relative_path
-        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Same hash means same content; a copy of another size was altered on disk, so heal it.
-        if final.is_file() and final.stat().st_size == stored.size:
-            tmp_path.unlink()
+        root = storage.local_root(backend)
+        if root is None:
+            _keep_remote(backend, tmp_path, stored)
         else:
-            os.replace(tmp_path, final)
-            _fsync_dir(final.parent)
+            _keep_local(root, tmp_path, stored)
     except OSError as error:
         tmp_path.unlink(missing_ok=True)
         _raise_if_disk_full(error)
@@ -278,6 +292,29 @@ def store(chunks: Iterable[bytes], *, name: str, max_bytes: int | None = None) -
         tmp_path.unlink(missing_ok=True)
         raise
     return stored
+
+
+def _keep_local(root: Path, tmp_path: Path, stored: StoredFile) -> None:
+    final = root / stored.relative_path
+    final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Same hash means same content; a copy of another size was altered on disk, so heal it.
+    if final.is_file() and final.stat().st_size == stored.size:
+        tmp_path.unlink()
+    else:
+        os.replace(tmp_path, final)
+        _fsync_dir(final.parent)
+
+
+def _keep_remote(backend: Storage, tmp_path: Path, stored: StoredFile) -> None:
+    """Upload the checked file to its final name: S3 shows an object only once it is
+    whole (a failed multipart upload is aborted and leaves none), so no temporary
+    key is needed; the same content already there is not sent again."""
+    try:
+        if storage.stored_size(backend, stored.relative_path) != stored.size:
+            storage.upload(backend, stored.relative_path, tmp_path)
+    except storage.REMOTE_ERRORS as error:
+        raise _storage_unavailable(error, "storing an upload") from error
+    tmp_path.unlink()
 
 
 def _write_checked(
@@ -343,12 +380,18 @@ def _check_malware(path: Path, name: str) -> None:
 
 def open_stored(relative_path: str, sha256: str) -> BinaryIO:
     """The stored file, opened at its start, once its content matches `sha256`."""
-    root = Path(settings.ATTACHMENTS_DIR).resolve()
     invalid = AttachmentError(
         _("The attachment could not be opened: its stored path is not valid.")
     )
     if "\x00" in relative_path or not _SHA256_RE.fullmatch(sha256):
         raise invalid
+    backend = storage.attachment_storage()
+    root = storage.local_root(backend)
+    if root is None:
+        if not _STORED_NAME_RE.fullmatch(relative_path):
+            raise invalid
+        return _open_remote(backend, relative_path, sha256)
+    root = root.resolve()
     # resolve() follows symlinks too, so a link inside the folder cannot point out of it.
     path = (root / relative_path).resolve()
     if path == root or not path.is_relative_to(root) or path.is_relative_to(root / "tmp"):
@@ -356,22 +399,58 @@ def open_stored(relative_path: str, sha256: str) -> BinaryIO:
     try:
         handle = path.open("rb")
     except (FileNotFoundError, IsADirectoryError):
-        raise AttachmentError(
-            _("The attachment could not be opened: the stored file is missing.")
-        ) from None
+        raise _missing() from None
     try:
-        digest = hashlib.sha256()
-        while block := handle.read(MIB):
-            digest.update(block)
-        if not hmac.compare_digest(digest.hexdigest(), sha256):
-            raise AttachmentError(
-                _("The attachment could not be opened: the stored file is damaged.")
-            )
-        handle.seek(0)
+        _check_digest(handle, sha256)
     except BaseException:
         handle.close()
         raise
     return handle
+
+
+def _missing() -> AttachmentError:
+    return AttachmentError(_("The attachment could not be opened: the stored file is missing."))
+
+
+def _check_digest(handle: BinaryIO, sha256: str) -> None:
+    digest = hashlib.sha256()
+    while block := handle.read(MIB):
+        digest.update(block)
+    if not hmac.compare_digest(digest.hexdigest(), sha256):
+        raise AttachmentError(_("The attachment could not be opened: the stored file is damaged."))
+    handle.seek(0)
+
+
+def _open_remote(backend: Storage, relative_path: str, sha256: str) -> BinaryIO:
+    """Copy the object to an unnamed local file, check it, and serve that copy: the
+    bytes sent are the bytes checked, whatever happens to the object meanwhile."""
+    copy = tempfile.TemporaryFile(dir=_tmp_dir(backend))  # noqa: SIM115 (closed by the caller or below)
+    try:
+        try:
+            with storage.open_stream(backend, relative_path) as remote:
+                while block := remote.read(MIB):
+                    copy.write(block)
+        except FileNotFoundError:
+            raise _missing() from None
+        except storage.REMOTE_ERRORS as error:
+            log.error("attachment storage failed while reading a file: %s", error)
+            raise AttachmentError(
+                _("The attachment could not be opened: the file store is not answering."),
+                reason="storage_unavailable",
+            ) from error
+        copy.flush()
+        copy.seek(0)
+        _check_digest(copy, sha256)
+    except BaseException:
+        copy.close()
+        raise
+    return copy
+
+
+def _tmp_dir(backend: Storage) -> Path:
+    tmp_dir = storage.staging_dir(backend)
+    tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return tmp_dir
 
 
 def upload_refusal(request: HttpRequest) -> str | None:

@@ -5,14 +5,16 @@ Inside the sealed stream (stream.py) is a POSIX tar:
     backup.json             format, when, which version, the migrations applied,
                             every table's columns and value kinds
     db/<table>/<n>.jsonl    the rows, one JSON array per line, in parts of a few MB
-    files/<path>            every file under ATTACHMENTS_DIR (tmp/ excepted)
+    files/<path>            every stored file, from the attachments folder (tmp/
+                            excepted) or bucket (cpnav.core.storage), by its name there
     manifest.json           row counts per table, and the SHA-256 and size of every
                             member before it
 
 A restore reads the whole archive twice: first to verify it (authentication,
 format, checksums, counts) before anything is touched, then to load it, in one
-transaction, with the files staged under ATTACHMENTS_DIR/tmp and moved into
-place only once every row is in.
+transaction, with the files staged locally and moved into place (or uploaded
+to the bucket) as described in restore.py. An archive does not record which
+backend it came from: a folder's backup restores into a bucket and back.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from cpnav.core import storage
 from cpnav.core.backup import tables as tbl
 from cpnav.core.backup.stream import BackupError, DecryptingReader, EncryptingWriter, key_id
 from cpnav.envconf import local_secret, parse_field_keys
@@ -44,6 +47,8 @@ HEADER_MEMBER = "backup.json"
 MANIFEST_MEMBER = "manifest.json"
 PART_BYTES = 4 * 1024 * 1024
 COPY_BYTES = 1024 * 1024
+# A bucket that stops answering, or an object listed a moment ago that is gone.
+_READ_ERRORS: tuple[type[Exception], ...] = (*storage.REMOTE_ERRORS, FileNotFoundError)
 
 Notify = Callable[[str], None]
 
@@ -137,9 +142,12 @@ class _TarOut:
 
     def add_file(self, name: str, path: Path) -> int:
         with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            hashing = _Hashing(handle)
-            self.tar.addfile(self._info(name, size), hashing)
+            return self.add_stream(name, handle, os.fstat(handle.fileno()).st_size)
+
+    def add_stream(self, name: str, handle: IO[bytes], size: int) -> int:
+        # tarfile copies exactly `size` bytes and fails on a shorter stream.
+        hashing = _Hashing(handle)
+        self.tar.addfile(self._info(name, size), hashing)
         self.members[name] = {"sha256": hashing.digest.hexdigest(), "size": size}
         return size
 
@@ -154,18 +162,25 @@ def _referenced_files(table: tbl.Table) -> int | None:
     return None
 
 
-def attachment_files(root: Path) -> Iterator[tuple[str, Path]]:
-    if not root.is_dir():
-        return
-    for directory, subdirs, names in os.walk(root):
-        here = Path(directory)
-        if here == root:
-            subdirs[:] = [d for d in subdirs if d != "tmp"]
-        subdirs.sort()
-        for name in sorted(names):
-            path = here / name
-            if path.is_file() and not path.is_symlink():
-                yield path.relative_to(root).as_posix(), path
+def _add_stored_files(tar: _TarOut, summary: Summary) -> set[str]:
+    """Every stored file into the archive, from the folder or the bucket; their names."""
+    backend = storage.attachment_storage()
+    root = storage.local_root(backend)
+    stored: set[str] = set()
+    if root is not None:
+        for relative, path in storage.local_files(root):
+            summary.file_bytes += tar.add_file(f"files/{relative}", path)
+            stored.add(relative)
+    else:
+        try:
+            for relative, size in storage.listing(backend):
+                with storage.open_stream(backend, relative) as handle:
+                    summary.file_bytes += tar.add_stream(f"files/{relative}", handle, size)
+                stored.add(relative)
+        except _READ_ERRORS as error:
+            raise BackupError(f"reading {storage.describe(backend)} failed: {error}") from None
+    summary.files = len(stored)
+    return stored
 
 
 def write_backup(out: BinaryIO, key: bytes, *, notify: Notify = quiet) -> Summary:
@@ -210,12 +225,7 @@ def write_backup(out: BinaryIO, key: bytes, *, notify: Notify = quiet) -> Summar
     # Stored files never change (their name is their hash) and nothing removes them,
     # so reading them after the snapshot ends cannot miss one the snapshot names;
     # missing_files reports any that did go (a folder restored from elsewhere).
-    root = Path(settings.ATTACHMENTS_DIR)
-    stored: set[str] = set()
-    for relative, path in attachment_files(root):
-        summary.file_bytes += tar.add_file(f"files/{relative}", path)
-        summary.files += 1
-        stored.add(relative)
+    stored = _add_stored_files(tar, summary)
     summary.missing_files = sorted(referenced - stored)
     notify(f"attachments: {summary.files} files, {summary.file_bytes} bytes")
     manifest = {

@@ -1,13 +1,20 @@
 """Loading a verified archive into a new, empty instance, all or nothing.
 
 The archive is read twice: verify_archive() checks all of it before anything
-is touched; the second read loads it in one transaction, with the files
-staged under ATTACHMENTS_DIR/tmp and moved into place only once every row is
-in, and every member checked again against the verified manifest.
+is touched; the second read loads it in one transaction, every member checked
+again against the verified manifest. Files go to the attachments storage of
+this instance, whichever backend it uses (cpnav.core.storage):
+
+- a folder: staged under its tmp/ and moved into place only once every row is in;
+- a bucket: each file staged locally alone, checked, then uploaded to its final
+  name, so local disk holds one file at a time however large the backup. Objects
+  appear before the rows commit; nothing reads them meanwhile (the instance is
+  new and empty), and a failed restore deletes every object it uploaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -16,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from django.conf import settings
+from django.core.files.storage import Storage
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
+from cpnav.core import storage
 from cpnav.core.backup import tables as tbl
 from cpnav.core.backup.archive import (
     ARCHIVE_VERSION,
@@ -32,7 +40,6 @@ from cpnav.core.backup.archive import (
     Notify,
     Walk,
     actor,
-    attachment_files,
     check_member,
     json_member,
     quiet,
@@ -100,10 +107,14 @@ def prepare_target(contents: Contents, notify: Notify = quiet) -> None:
         )
 
 
-def _check_no_files(root: Path) -> None:
-    if any(True for _ in attachment_files(root)):
+def _check_no_files(backend: Storage) -> None:
+    try:
+        empty = storage.is_empty(backend)
+    except storage.REMOTE_ERRORS as error:
+        raise BackupError(f"reading {storage.describe(backend)} failed: {error}") from None
+    if not empty:
         raise BackupError(
-            f"the target is not empty: the attachments folder {root} already holds files. "
+            f"the target is not empty: {storage.describe(backend)} already holds files. "
             "Restore only into a new instance; nothing was changed."
         )
 
@@ -123,9 +134,16 @@ def _check_empty(tables: list[tbl.Table]) -> None:
 
 @dataclass
 class _Staging:
-    root: Path
+    """Restored files on their way into the attachments storage (see the module's text)."""
+
+    backend: Storage
     directory: Path
     moved: list[Path] = field(default_factory=list)
+    uploaded: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path | None:
+        return storage.local_root(self.backend)
 
     def write(self, relative: str, handle: IO[bytes]) -> str:
         target = self.directory / relative
@@ -140,7 +158,23 @@ class _Staging:
         os.chmod(target, 0o600)
         return digest.hexdigest()
 
+    def checked(self, relative: str) -> None:
+        """The file just written matched the manifest: a bucket gets it now."""
+        if self.root is not None:
+            return
+        staged = self.directory / relative
+        try:
+            storage.upload(self.backend, relative, staged)
+        except storage.REMOTE_ERRORS as error:
+            raise BackupError(
+                f"uploading to {storage.describe(self.backend)} failed: {error}"
+            ) from None
+        self.uploaded.append(relative)
+        staged.unlink()
+
     def move_in(self) -> None:
+        if self.root is None:
+            return
         for entry in sorted(self.directory.iterdir()):
             final = self.root / entry.name
             os.replace(entry, final)
@@ -152,6 +186,10 @@ class _Staging:
                 shutil.rmtree(final, ignore_errors=True)
             else:
                 final.unlink(missing_ok=True)
+        for name in reversed(self.uploaded):
+            # Best effort: the restore's own error is the one to report.
+            with contextlib.suppress(*storage.REMOTE_ERRORS):
+                storage.remove(self.backend, name)
 
 
 def _load(contents: Contents, walk: Walk, tables: list[tbl.Table], staging: _Staging) -> None:
@@ -185,6 +223,8 @@ def _load(contents: Contents, walk: Walk, tables: list[tbl.Table], staging: _Sta
             raise BackupError("the archive changed since it was verified")
         # Read a second time, the archive must still be the one that was verified.
         check_member(listed, member.name, sha, member.size)
+        if member.name.startswith("files/"):
+            staging.checked(member.name.removeprefix("files/"))
     walk.tar.close()
     for name, expected in contents.rows.items():
         got = inserters[name].rows if name in inserters else 0
@@ -225,12 +265,13 @@ def restore_archive(path: Path, key: bytes, *, notify: Notify = quiet) -> Conten
     )
     tables = tbl.archived_tables()
     _check_target_schema(contents, tables)
-    root = Path(settings.ATTACHMENTS_DIR)
-    _check_no_files(root)
+    backend = storage.attachment_storage()
+    _check_no_files(backend)
     prepare_target(contents, notify)
     _check_empty(tables)
-    (root / "tmp").mkdir(mode=0o700, parents=True, exist_ok=True)
-    staging = _Staging(root, Path(tempfile.mkdtemp(prefix="restore-", dir=root / "tmp")))
+    tmp_dir = storage.staging_dir(backend)
+    tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staging = _Staging(backend, Path(tempfile.mkdtemp(prefix="restore-", dir=tmp_dir)))
     replaceable = [t for t in tables if t.label in tbl.SEEDED | tbl.TRANSIENT]
     try:
         with path.open("rb") as src, transaction.atomic():
