@@ -49,7 +49,8 @@ IMPORT_EVERY = 300
 IMPORT_ROWS = 100
 MEMORY_EVERY = 30
 MEMORY_GROWTH_LIMIT = 0.10
-# The PostgreSQL data set with its reminder backlog sent (made by the first run).
+# The PostgreSQL data set with its reminder backlog sent (made by the first run;
+# the small data set's is cpnav_soak_base_quick).
 SOAK_BASE = "cpnav_soak_base"
 
 
@@ -193,14 +194,16 @@ def working_copy(dataset: Dataset, pg: Postgres) -> Dataset:
     run does not spend most of an hour on it first."""
     log(f"{dataset.engine}: a working copy of the data set for the soak")
     if dataset.engine == "postgresql":
+        base = SOAK_BASE if dataset.name == "national" else f"{SOAK_BASE}_{dataset.name}"
         databases = pg.psql("SELECT datname FROM pg_database").split()
-        if SOAK_BASE not in databases:
-            pg.psql(f"CREATE DATABASE {SOAK_BASE}_new TEMPLATE {dataset.pg_database}")
-            log(f"cpnav send-reminders: the data set's backlog, once, into {SOAK_BASE}")
-            catch_up_reminders(pg.url(f"{SOAK_BASE}_new"))
-            pg.psql(f"ALTER DATABASE {SOAK_BASE}_new RENAME TO {SOAK_BASE}")
+        if base not in databases:
+            pg.psql(f"DROP DATABASE IF EXISTS {base}_new")
+            pg.psql(f"CREATE DATABASE {base}_new TEMPLATE {dataset.pg_database}")
+            log(f"cpnav send-reminders: the data set's backlog, once, into {base}")
+            catch_up_reminders(pg.url(f"{base}_new"))
+            pg.psql(f"ALTER DATABASE {base}_new RENAME TO {base}")
         pg.psql("DROP DATABASE IF EXISTS cpnav_soak")
-        pg.psql(f"CREATE DATABASE cpnav_soak TEMPLATE {SOAK_BASE}")
+        pg.psql(f"CREATE DATABASE cpnav_soak TEMPLATE {base}")
         return replace(dataset, url=pg.url("cpnav_soak"))
     copy = VAR / "soak" / "soak.sqlite3"
     copy.parent.mkdir(parents=True, exist_ok=True)
