@@ -172,6 +172,23 @@ DATABASES = {
         sqlite_cache_mb=env_int("CPNAV_SQLITE_CACHE_MB", 64, minimum=2, maximum=8192),
     )
 }
+# A PostgreSQL streaming replica for read-only pages (cpnav/core/routers.py, ADR 21):
+# used only while it answers and lags less than the bound; a user who wrote within
+# the sticky window keeps reading the primary. Tests read the same test database.
+_replica_url = env_str("DATABASE_REPLICA_URL")
+if _replica_url:
+    _replica = database_from_url("DATABASE_REPLICA_URL", _replica_url)
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL: a replica must be postgres://...")
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL: needs a PostgreSQL DATABASE_URL")
+    # A dead replica should cost a page seconds, not the operating system's minutes.
+    _replica["OPTIONS"].setdefault("connect_timeout", "2")
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["cpnav.core.routers.ReplicaRouter"]
+CPNAV_REPLICA_MAX_LAG_SECONDS = env_int("CPNAV_REPLICA_MAX_LAG_SECONDS", 5, minimum=0, maximum=3600)
+CPNAV_REPLICA_STICKY_SECONDS = env_int("CPNAV_REPLICA_STICKY_SECONDS", 10, minimum=0, maximum=3600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -16,6 +16,7 @@ from cpnav.accounts import access
 from cpnav.accounts.models import Level, Role
 from cpnav.cases.models import OPEN_AT_CCHT_SQL, CPRequest, Form, Status
 from cpnav.core.paging import CappedPaginator
+from cpnav.core.routers import replica_view
 
 PAGE_SIZE = 25
 SORTS: dict[str, str | OrderBy] = {
@@ -51,6 +52,7 @@ def _page(request: HttpRequest, queryset: QuerySet[CPRequest], title: str, waiti
 
 
 @login_required
+@replica_view
 def approval(request: HttpRequest) -> HttpResponse:
     queryset = access.visible_requests(request.user).filter(
         status=Status.AWAITING_SUPERVISOR,
@@ -60,6 +62,7 @@ def approval(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@replica_view
 def endorsement(request: HttpRequest) -> HttpResponse:
     queryset = access.visible_requests(request.user).filter(
         status=Status.AWAITING_SPONSOR,
@@ -69,6 +72,7 @@ def endorsement(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@replica_view
 def ccht_inbox(request: HttpRequest) -> HttpResponse:
     if Role.CCHT_REVIEWER not in access.all_roles(request.user):
         raise access.forbidden(request, "CCHT inbox")

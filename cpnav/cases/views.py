@@ -54,6 +54,7 @@ from cpnav.cases.models import (
     Status,
 )
 from cpnav.core.paging import CappedPaginator
+from cpnav.core.routers import replica_view
 from cpnav.documents.models import GeneratedDocument
 
 PAGE_SIZE = 25
@@ -107,6 +108,7 @@ CASE_SORTS = ("-updated_at", "updated_at", "case_number", "-case_number")
 
 
 @login_required
+@replica_view
 def case_list(request: HttpRequest) -> HttpResponse:
     """The cases the user may see: filtered by case number, request status and trafficking
     form, sorted, paginated. Unknown filter values are ignored, not errors."""

@@ -8,6 +8,7 @@ from django.shortcuts import render
 
 from cpnav.accounts import access
 from cpnav.accounts.models import User
+from cpnav.core.routers import replica_reads
 from cpnav.core.tabular import download
 from cpnav.exports import services
 from cpnav.exports.forms import IDENTIFYING_WARNING, ExportForm
@@ -32,21 +33,25 @@ def export(
     if chosen is None:
         raise Http404("No such export.")
     user = _user(request)
-    form = ExportForm(request.POST or None, user=user, dataset=chosen)
-    if request.method == "POST" and form.is_valid():
-        try:
-            job = services.start(
-                user,
-                chosen.name,
-                form.cleaned_data["format"],
-                form.filters(),
-                identifying=bool(form.cleaned_data.get("include_identifying")),
-                request=request,
-            )
-        except services.ExportError as error:
-            form.add_error(None, str(error))
-        else:
-            return download(job.fmt, job.filename, job.header(), job.rows())
+    # Reads on the replica when one is usable; the audit events the export writes go
+    # to the primary, like every write, and do not pull the reads back there.
+    with replica_reads(request) as reads:
+        form = ExportForm(request.POST or None, user=user, dataset=chosen)
+        if request.method == "POST" and form.is_valid():
+            try:
+                job = services.start(
+                    user,
+                    chosen.name,
+                    form.cleaned_data["format"],
+                    form.filters(),
+                    identifying=bool(form.cleaned_data.get("include_identifying")),
+                    request=request,
+                )
+            except services.ExportError as error:
+                form.add_error(None, str(error))
+            else:
+                # A CSV is streamed after this view returns: its rows keep this choice.
+                return download(job.fmt, job.filename, job.header(), reads.stream(job.rows()))
     headers = [str(column.header) for column in chosen.columns]
     return render(
         request,

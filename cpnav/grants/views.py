@@ -19,6 +19,7 @@ from cpnav.accounts import access
 from cpnav.accounts.models import User
 from cpnav.audit.services import record
 from cpnav.cases.models import Person
+from cpnav.core.routers import replica_view
 from cpnav.grants import reminders, services
 from cpnav.grants.forms import EndForm, TrackingForm
 from cpnav.grants.models import Grant
@@ -42,6 +43,7 @@ PAGE_SIZE = 50
 
 
 @login_required
+@replica_view
 def due_soon(request: HttpRequest) -> HttpResponse:
     """The open deadlines due within a window (overdue ones first) of the user's case teams,
     or of every case at the user's own agencies that they may see."""

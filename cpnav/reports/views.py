@@ -14,6 +14,7 @@ from django.utils import timezone
 from cpnav.accounts import access
 from cpnav.accounts.models import User
 from cpnav.audit.services import record
+from cpnav.core.routers import replica_view
 from cpnav.core.tabular import download
 from cpnav.reports import privacy, services
 from cpnav.reports.fiscal import DEFAULT_ZONE, fiscal_year
@@ -59,6 +60,7 @@ def _url(query: dict[str, str]) -> str:
 
 
 @login_required
+@replica_view
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = _member(request)
     form = _form(request, user)
@@ -95,6 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@replica_view
 def download_table(
     request: HttpRequest, table: str, fmt: str
 ) -> StreamingHttpResponse | FileResponse | HttpResponse:

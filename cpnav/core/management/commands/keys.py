@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
 from cpnav.core import crypto
+from cpnav.core.jobs import Busy, exclusive, report_busy
 from cpnav.core.keys import NOT_A_TOKEN, VARIABLE, RotationError, Tally, rotate, status
 
 
@@ -61,7 +62,13 @@ class Command(BaseCommand):
             # call_command() skips them unless asked, as for any command.
             if not options.get("skip_checks"):
                 self.check(databases=[DEFAULT_DB_ALIAS])
-            self._rotate(options["batch"], options["pause"], options["verbosity"])
+            # One rotation at a time across servers: two would re-encrypt the same
+            # rows and each report the other's changes as "changed while rotated".
+            try:
+                with exclusive("keys-rotate"):
+                    self._rotate(options["batch"], options["pause"], options["verbosity"])
+            except Busy as busy:
+                report_busy(self, busy)
 
     def _rotate(self, batch: int, pause: float, verbosity: int) -> None:
         configured = crypto.key_ids()

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from cpnav.accounts.models import Agency, User
+from cpnav.core.jobs import Busy, exclusive, report_busy
 from cpnav.imports import checks, jobs, services
 from cpnav.imports import fields as F
 
@@ -72,7 +73,11 @@ class Command(BaseCommand):
             self.stdout.write(F.template_csv(), ending="")
             return
         if options["purge_expired"]:
-            self.stdout.write(f"removed {jobs.purge_expired()} expired uploaded files")
+            try:  # scheduled on every app server: one purge at a time
+                with exclusive("import-purge"):
+                    self.stdout.write(f"removed {jobs.purge_expired()} expired uploaded files")
+            except Busy as busy:
+                report_busy(self, busy)
             return
         if not options["file"] or not options["agency"] or not options["user"]:
             raise CommandError(

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from cpnav.core.jobs import Busy, exclusive, report_busy
 from cpnav.reports import services
 
 
@@ -35,9 +36,13 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(f"--fiscal-years: {error}", returncode=2) from None
         try:
-            for period, language, seconds in services.refresh(periods):
-                self.stdout.write(
-                    f"{services.describe(period)} [{language}]: computed in {seconds:.1f} s"
-                )
+            # The national figures are heavy: one server computes them, the others skip.
+            with exclusive("reports-refresh"):
+                for period, language, seconds in services.refresh(periods):
+                    self.stdout.write(
+                        f"{services.describe(period)} [{language}]: computed in {seconds:.1f} s"
+                    )
+        except Busy as busy:
+            report_busy(self, busy)
         except ValueError as error:
             raise CommandError(str(error), returncode=2) from None
