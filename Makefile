@@ -10,7 +10,7 @@ NODE   := node_modules/.package-lock.json
 STATIC := cpnav/core/static/vendor/uswds/css/uswds.min.css
 MO     := cpnav/locale/es/LC_MESSAGES/django.mo
 
-.PHONY: run test bench soak setup lint typecheck check-migrations security pytest static messages clean
+.PHONY: run test bench soak cluster-test setup lint typecheck check-migrations security pytest static messages clean
 
 run: setup
 	$(CPNAV) migrate --no-input
@@ -30,6 +30,12 @@ bench: setup
 
 # A bounded soak on loopback (not part of `make test`): the benchmark's load for
 # 30 minutes with reminder runs, imports and report refreshes beside it.
+# Several app servers behind nginx over a PostgreSQL primary and streaming replica, on
+# loopback; an app server stopped and started under load (docs/deploy.md).
+cluster-test: setup
+	$(CPNAV) collectstatic --no-input -v0
+	$(BIN)/python -m bench.cluster $(CLUSTER_ARGS)
+
 soak: setup
 	$(CPNAV) collectstatic --no-input -v0
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
