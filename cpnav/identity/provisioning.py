@@ -351,13 +351,40 @@ def requests_for(agency: Agency) -> QuerySet[AccessRequest]:
     )
 
 
+def _pending(held: AccessRequest) -> AccessRequest:
+    """The request locked for a decision, if no one has decided it meanwhile."""
+    fresh = AccessRequest.objects.select_for_update().get(pk=held.pk)
+    if fresh.status != AccessStatus.PENDING:
+        raise ValidationError(_("This request has already been decided."))
+    return fresh
+
+
+def _decide(
+    request: HttpRequest, fresh: AccessRequest, status: str, agency: Agency,
+    details: dict[str, Any],
+) -> None:  # fmt: skip
+    """Record the administrator's decision on the request and audit it."""
+    fresh.status = status
+    fresh.agency = agency
+    fresh.decided_by = request.user if isinstance(request.user, User) else None
+    fresh.decided_at = timezone.now()
+    fresh.save(update_fields=["status", "agency", "decided_by", "decided_at"])
+    action = "approved" if status == AccessStatus.APPROVED else "refused"
+    record(
+        f"identity.access_{action}",
+        request=request,
+        agency_id=agency.pk,
+        object_type="access_request",
+        object_id=fresh.pk,
+        details={**details, "provider": fresh.provider.slug},
+    )
+
+
 def approve(request: HttpRequest, held: AccessRequest, agency: Agency, roles: list[str]) -> User:
     """Make the account and membership and link the identity; the next sign-in works."""
     chosen = services.check_roles(agency, roles)
     with transaction.atomic():
-        fresh = AccessRequest.objects.select_for_update().get(pk=held.pk)
-        if fresh.status != AccessStatus.PENDING:
-            raise ValidationError(_("This request has already been decided."))
+        fresh = _pending(held)
         user = User.objects.filter(email__iexact=fresh.email).first()
         if user is not None and not fresh.attributes.get("email_verified"):
             raise ValidationError(
@@ -390,37 +417,11 @@ def approve(request: HttpRequest, held: AccessRequest, agency: Agency, roles: li
             object_id=user.pk,
             details={"provider": fresh.provider.slug, "via": "access_request"},
         )
-        fresh.status = AccessStatus.APPROVED
-        fresh.agency = agency
-        fresh.decided_by = request.user if isinstance(request.user, User) else None
-        fresh.decided_at = timezone.now()
-        fresh.save(update_fields=["status", "agency", "decided_by", "decided_at"])
-        record(
-            "identity.access_approved",
-            request=request,
-            agency_id=agency.pk,
-            object_type="access_request",
-            object_id=fresh.pk,
-            details={"roles": chosen, "provider": fresh.provider.slug},
-        )
+        _decide(request, fresh, AccessStatus.APPROVED, agency, {"roles": chosen})
     return user
 
 
 def refuse_request(request: HttpRequest, held: AccessRequest, agency: Agency) -> None:
     with transaction.atomic():
-        fresh = AccessRequest.objects.select_for_update().get(pk=held.pk)
-        if fresh.status != AccessStatus.PENDING:
-            raise ValidationError(_("This request has already been decided."))
-        fresh.status = AccessStatus.REFUSED
-        fresh.agency = agency
-        fresh.decided_by = request.user if isinstance(request.user, User) else None
-        fresh.decided_at = timezone.now()
-        fresh.save(update_fields=["status", "agency", "decided_by", "decided_at"])
-        record(
-            "identity.access_refused",
-            request=request,
-            agency_id=agency.pk,
-            object_type="access_request",
-            object_id=fresh.pk,
-            details={"provider": fresh.provider.slug},
-        )
+        fresh = _pending(held)
+        _decide(request, fresh, AccessStatus.REFUSED, agency, {})
